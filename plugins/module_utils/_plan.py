@@ -141,6 +141,10 @@ def _plan_disks(plan, desired, observed):
                      'disk %s: grow %s -> %s' % (disk.name, format_mib(size), format_mib(disk.size_mib)))
 
 
+def _addresses(spec):
+    return {i.mac: i.ip for i in spec.interfaces if i.ip}
+
+
 def _plan_definition(plan, desired, observed, xml):
     before = observed.spec
     if before is None:
@@ -162,7 +166,7 @@ def _plan_definition(plan, desired, observed, xml):
                 plan.next_boot.append('memory')
         plan.changes.append('memory: %s -> %s (%s)' % (format_mib(before.memory_mib), format_mib(desired.memory_mib),
                                                       when))
-    if before.services != desired.services or [i.ip for i in before.interfaces] != [i.ip for i in desired.interfaces]:
+    if before.services != desired.services or _addresses(before) != _addresses(desired):
         if running:
             plan.add(Action(SET_METADATA_LIVE))
         plan.changes.append('services/addresses recorded%s' % (' (live)' if running else ''))
