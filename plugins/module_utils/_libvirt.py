@@ -34,6 +34,8 @@ class Connection:
 
     def __init__(self, uri=DEFAULT_URI):
         self.uri = uri
+        # Errors reach the caller as exceptions; libvirt's default handler would also print them.
+        libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
         try:
             self._conn = libvirt.open(uri)
         except libvirt.libvirtError as exc:

@@ -1,0 +1,41 @@
+# The two entry points a newcomer needs: `make demo` (the main job, on the lab) and `make test`.
+# Both install what they need first (scripts/bootstrap: apt + the pinned venv).
+SHELL := /bin/bash
+VENV := .venv/bin
+export PATH := $(CURDIR)/.venv/bin:$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.tmp/collections
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+
+.PHONY: bootstrap test lint unit build bench demo lab-up lab-down
+
+bootstrap:
+	@scripts/bootstrap
+
+test: bootstrap lint unit build
+
+lint: collection-link
+	ansible-lint
+	antsibull-changelog lint
+
+unit: collection-link
+	pytest -q tests/unit
+
+build: collection-link
+	scripts/check-build
+
+bench: bootstrap collection-link
+	python benchmarks/guest_noop.py
+
+demo: bootstrap collection-link
+	scripts/demo
+
+lab-up: bootstrap collection-link
+	ansible-playbook playbooks/lab.yml -e lab_state=present
+
+lab-down: bootstrap collection-link
+	ansible-playbook playbooks/lab.yml -e lab_state=absent
+
+.PHONY: collection-link
+collection-link:
+	@mkdir -p .tmp/collections/ansible_collections/xenha
+	@[ -L .tmp/collections/ansible_collections/xenha/datacenter ] || ln -s $(CURDIR) .tmp/collections/ansible_collections/xenha/datacenter
