@@ -6,12 +6,12 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.tmp/collections
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: bootstrap test lint unit build bench demo lab-up lab-down
+.PHONY: bootstrap test lint unit build bench demo lab-up lab-down lab-test
 
 bootstrap:
 	@scripts/bootstrap
 
-test: bootstrap lint unit build
+test: bootstrap lint unit build lab-test
 
 lint: collection-link
 	ansible-lint
@@ -22,6 +22,10 @@ unit: collection-link
 
 build: collection-link
 	scripts/check-build
+
+# The lab itself, on real emulated nodes: boot, SSH, shared disk, cluster network, real fencing.
+lab-test: collection-link
+	molecule test -s lab
 
 bench: bootstrap collection-link
 	python benchmarks/guest_noop.py
