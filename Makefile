@@ -5,6 +5,7 @@ VENV := .venv/bin
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.tmp/collections
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export XENHA_LAB_DIR := $(CURDIR)/lab-state
 
 .PHONY: bootstrap test lint unit build bench demo lab-up lab-down lab-test
 

@@ -225,6 +225,9 @@ def build_rootfs(root, flavour, mirror, security_mirror, cache):
     write(os.path.join(root, 'etc/machine-id'), '')
     if os.path.exists(os.path.join(root, 'var/lib/dbus/machine-id')):
         os.unlink(os.path.join(root, 'var/lib/dbus/machine-id'))
+    # What grub-install would put there: the modules that update-grub's menu loads at boot.
+    shutil.copytree(os.path.join(root, 'usr/lib/grub/i386-pc'), os.path.join(root, 'boot/grub/i386-pc'),
+                    dirs_exist_ok=True)
     kernel = sorted(n for n in os.listdir(os.path.join(root, 'boot')) if n.startswith('vmlinuz-'))[-1]
     version = kernel[len('vmlinuz-'):]
     # First boot menu; update-grub inside the node replaces it (the hypervisor role adds Xen).
