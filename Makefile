@@ -27,6 +27,7 @@ build: collection-link
 # The lab itself, on real emulated nodes: boot, SSH, shared disk, cluster network, real fencing.
 lab-test: collection-link
 	molecule test -s lab
+	molecule test -s default
 
 bench: bootstrap collection-link
 	python benchmarks/guest_noop.py
