@@ -45,8 +45,9 @@ CLIENT_ADDRESS = CLUSTER_NET + '.254'
 NETNS = 'xenha-lab-client'
 
 FIRSTBOOT = r'''#!/bin/sh
-# Applies the node's identity from QEMU fw_cfg at every boot (hostname, hosts, keys);
-# the cluster interface only at first boot, so that roles may change it later.
+# Applies the node's identity from QEMU fw_cfg at every boot (hostname, SSH host key, the
+# controller's key), adding to what roles wrote rather than replacing it; /etc/hosts and the
+# cluster interface only at first boot, so that roles may change them later.
 set -eu
 modprobe qemu_fw_cfg 2>/dev/null || true
 fw=/sys/firmware/qemu_fw_cfg/by_name/opt/xenha
@@ -54,14 +55,16 @@ fw=/sys/firmware/qemu_fw_cfg/by_name/opt/xenha
 get() { cat "$fw/$1/raw"; }
 get hostname > /etc/hostname
 hostname "$(cat /etc/hostname)"
-get hosts > /etc/hosts
 install -d -m 700 /root/.ssh
-get authorized_keys > /root/.ssh/authorized_keys
+touch /root/.ssh/authorized_keys
 chmod 600 /root/.ssh/authorized_keys
+key=$(get authorized_keys)
+grep -qxF "$key" /root/.ssh/authorized_keys || printf '%s\n' "$key" >> /root/.ssh/authorized_keys
 get ssh_host_ed25519_key > /etc/ssh/ssh_host_ed25519_key
 get ssh_host_ed25519_key.pub > /etc/ssh/ssh_host_ed25519_key.pub
 chmod 600 /etc/ssh/ssh_host_ed25519_key
 if [ ! -e /etc/network/interfaces.d/cluster ]; then
+  get hosts > /etc/hosts
   get cluster_interfaces > /etc/network/interfaces.d/cluster
 fi
 '''
