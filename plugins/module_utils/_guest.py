@@ -95,16 +95,18 @@ def execute(plan, conn, storage, dom, desired, shutdown_timeout, force):
             raise GuestError('unknown action %s' % kind)
 
 
-def guest_view(conn, storage, name):
-    """The guest as it is now, in the shape of the module's `guest` result."""
-    dom, observed = observe(conn, storage, name, strict=False)
-    if dom is None:
-        return {}
+def _describe(conn, dom, observed):
     result = plan_mod.view(observed.spec, observed.running, observed.autostart, observed.disk_sizes)
     result['uuid'] = dom.UUIDString()
     result['host'] = conn.hostname()
     result['restart_pending'] = plan_mod.restart_pending(observed)
     return result
+
+
+def guest_view(conn, storage, name):
+    """The guest as it is now, in the shape of the module's `guest` result."""
+    dom, observed = observe(conn, storage, name, strict=False)
+    return _describe(conn, dom, observed) if dom is not None else {}
 
 
 def converge(params, conn, storage, check_mode=False):
@@ -134,9 +136,7 @@ def converge(params, conn, storage, check_mode=False):
     elif plan.changed:
         result['guest'] = plan.diff['after']
     else:
-        result['guest'] = plan_mod.view(observed.spec, observed.running, observed.autostart, observed.disk_sizes)
-        if dom is not None:
-            result['guest']['restart_pending'] = plan_mod.restart_pending(observed)
+        result['guest'] = _describe(conn, dom, observed) if dom is not None else {}
     return result
 
 

@@ -223,9 +223,8 @@ def make_plan(desired, state, observed, xml=None, remove_disks=False):
 
     _plan_disks(plan, desired, observed)
     _plan_definition(plan, desired, observed, xml)
-    if observed.spec is None or observed.autostart != desired.autostart:
-        if desired.autostart or observed.spec is not None:
-            plan.add(Action(SET_AUTOSTART, value=desired.autostart), 'autostart: %s' % desired.autostart)
+    if observed.autostart != desired.autostart:
+        plan.add(Action(SET_AUTOSTART, value=desired.autostart), 'autostart: %s' % desired.autostart)
     if state == 'running' and not observed.running:
         plan.add(Action(START), 'start')
     elif state == 'stopped' and observed.running:

@@ -49,7 +49,7 @@ FIRSTBOOT = r'''#!/bin/sh
 # controller's key), adding to what roles wrote rather than replacing it; /etc/hosts and the
 # cluster interface only at first boot, so that roles may change them later.
 set -eu
-modprobe qemu_fw_cfg 2>/dev/null || true
+modprobe qemu_fw_cfg 2>/dev/null || true  # built into some kernels: then there is nothing to load
 fw=/sys/firmware/qemu_fw_cfg/by_name/opt/xenha
 [ -d "$fw" ] || exit 0
 get() { cat "$fw/$1/raw"; }

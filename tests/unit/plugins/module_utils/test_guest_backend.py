@@ -59,6 +59,7 @@ def test_converge_twice_second_is_a_no_op_without_writes(conn, tmp_path):
     second = run(conn, x0(tmp_path))
     assert not second['changed'] and second['changes'] == [] and conn.calls == []
     assert second['guest']['services'][2]['name'] == 'icecast'
+    assert second['guest']['uuid'] == first['guest']['uuid'] and second['guest']['host']
 
 
 def test_check_mode_changes_nothing_and_reports(conn, tmp_path):
