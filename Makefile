@@ -7,7 +7,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.tmp/collections
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export XENHA_LAB_DIR := $(CURDIR)/lab-state
 
-.PHONY: bootstrap test lint unit build bench demo lab-up lab-down lab-test
+.PHONY: bootstrap test lint unit build bench bench-lab demo lab-up lab-down lab-test
 
 bootstrap:
 	@scripts/bootstrap
@@ -31,6 +31,11 @@ lab-test: collection-link
 
 bench: bootstrap collection-link
 	python benchmarks/guest_noop.py
+
+# Figures on the lab (each takes the lab down at the end): lab boot/memory/CPU, converge and fencing.
+bench-lab: bootstrap collection-link
+	python benchmarks/lab.py
+	python benchmarks/site.py
 
 demo: bootstrap collection-link
 	scripts/demo

@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""Converge figures on the lab: site.yml first and second run (with the changed counts), and the
+real-fencing time (stonith_admin on node1 power-cycles node2 through its BMC, until node2 is back
+online in the cluster).
+
+Usage: benchmarks/site.py        (from `make`'s environment: the venv on PATH, ANSIBLE_* and
+XENHA_LAB_DIR set; the lab is brought up fresh with playbooks/lab.yml and taken down at the end)
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LAB_DIR = os.environ.get('XENHA_LAB_DIR') or os.path.join(ROOT, 'lab-state')
+
+
+def playbook(*args):
+    started = time.monotonic()
+    proc = subprocess.run(['ansible-playbook'] + list(args), cwd=ROOT, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit('ansible-playbook %s failed:\n%s' % (' '.join(args), proc.stdout[-3000:]))
+    changed = {m.group(1): int(m.group(2)) for m in re.finditer(r'^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)', proc.stdout,
+                                                                 re.M)}
+    return time.monotonic() - started, changed
+
+
+def on_node(port, command):
+    return subprocess.run(
+        ['ssh', '-i', os.path.join(LAB_DIR, 'secrets', 'id_ed25519'), '-p', str(port), '-o', 'BatchMode=yes',
+         '-o', 'UserKnownHostsFile=' + os.path.join(LAB_DIR, 'known_hosts'), '-o', 'StrictHostKeyChecking=yes',
+         'root@127.0.0.1', command], capture_output=True, text=True, check=False)
+
+
+def main():
+    playbook('playbooks/lab.yml', '-e', 'lab_state=absent')
+    up_s, _ = playbook('playbooks/lab.yml', '-e', 'lab_state=present')
+    first_s, first = playbook('playbooks/site.yml')
+    second_s, second = playbook('playbooks/site.yml')
+    started = time.monotonic()
+    fence = on_node(22101, 'stonith_admin --reboot node2 --timeout 180')
+    fenced_s = time.monotonic() - started
+    if fence.returncode != 0:
+        raise SystemExit('fencing failed: %s' % fence.stderr)
+    back_s = None
+    while time.monotonic() - started < 600:
+        mon = on_node(22101, 'crm_mon --one-shot --output-as=xml')
+        if sorted(re.findall(r'<node name="([^"]+)"[^>]* online="true"', mon.stdout)) == ['node1', 'node2']:
+            back_s = time.monotonic() - started
+            break
+        time.sleep(2)
+    playbook('playbooks/lab.yml', '-e', 'lab_state=absent')
+    print('lab up (cached image): %.1f s' % up_s)
+    print('site.yml first converge: %.1f s, changed %s' % (first_s, first))
+    print('site.yml second converge: %.1f s, changed %s' % (second_s, second))
+    print('real fencing (stonith_admin --reboot node2 from node1): %.1f s' % fenced_s)
+    print('node2 back online in the cluster: %s after the request'
+          % ('%.1f s' % back_s if back_s is not None else 'NOT within 600 s'))
+    return 0 if back_s is not None and not any(second.values()) else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
