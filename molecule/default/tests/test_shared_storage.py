@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import testinfra
 
@@ -14,7 +15,13 @@ def node(name):
 
 
 def test_volume_group_visible_with_sanlock_locking(host):
-    assert host.check_output('vgs --noheadings -o vg_name,vg_lock_type %s' % VG).split() == [VG, 'sanlock']
+    # A node that was just fenced rejoins the lockspace only when its old sanlock lease has expired.
+    deadline = time.monotonic() + 300
+    vgs = host.run('vgs --noheadings -o vg_name,vg_lock_type %s' % VG)
+    while vgs.rc != 0 and time.monotonic() < deadline:
+        time.sleep(10)
+        vgs = host.run('vgs --noheadings -o vg_name,vg_lock_type %s' % VG)
+    assert vgs.stdout.split() == [VG, 'sanlock'], vgs.stderr
     assert host.check_output('readlink -f /dev/disk/by-id/virtio-xenha-shared') in \
         host.check_output('pvs --noheadings -o pv_name')
 
