@@ -6,6 +6,7 @@ to messages that say what failed and what to do."""
 
 from __future__ import annotations
 
+import threading
 import time
 import traceback
 
@@ -126,3 +127,37 @@ class Connection:
 
     def undefine(self, dom):
         self._call('undefining %s' % dom.name(), dom.undefine)
+
+    def migrate_live(self, dom, dest_uri, timeout, tunnelled=True):
+        """Peer-to-peer live migration to `dest_uri`, persistent there and undefined here.
+
+        Tunnelled, the memory stream rides the libvirt connection (SSH between dom0s) instead of a
+        plain TCP socket. After `timeout` seconds the job is aborted: the guest keeps running here.
+        """
+        flags = (libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_PEER2PEER | libvirt.VIR_MIGRATE_PERSIST_DEST |
+                 libvirt.VIR_MIGRATE_UNDEFINE_SOURCE)
+        if tunnelled:
+            flags |= libvirt.VIR_MIGRATE_TUNNELLED
+        outcome = {}
+
+        def work():
+            try:
+                dom.migrateToURI3(dest_uri, {}, flags)
+            except libvirt.libvirtError as exc:
+                outcome['error'] = exc.get_error_message()
+
+        worker = threading.Thread(target=work, daemon=True)
+        worker.start()
+        worker.join(timeout)
+        if worker.is_alive():
+            try:
+                dom.abortJob()
+            except libvirt.libvirtError:
+                pass
+            worker.join(60)
+            raise GuestError('live migration of %s to %s did not finish within %d s and was aborted; the guest '
+                             'keeps running on %s' % (dom.name(), dest_uri, timeout, self.hostname()),
+                             field='timeout')
+        if 'error' in outcome:
+            raise GuestError('live migration of %s to %s failed: %s; the guest keeps running on %s'
+                             % (dom.name(), dest_uri, outcome['error'], self.hostname()))

@@ -17,7 +17,7 @@ from decimal import Decimal, InvalidOperation
 
 GUEST_TYPES = ('pvh', 'pv', 'hvm')
 STATES = ('present', 'running', 'stopped', 'absent')
-PROBES = ('tcp', 'udp', 'ssh', 'http', 'stream', 'dhcp')
+PROBES = ('tcp', 'udp', 'ssh', 'http', 'stream', 'dhcp', 'rdp', 'bzflag')
 PROTOCOLS = ('tcp', 'udp')
 XEN_OUI = '00:16:3e'
 
@@ -61,8 +61,8 @@ SERVICE_CATALOGUE = {
     'dhcp': Service('dhcp', ('isc-dhcp-server',), 67, 'udp', 'dhcp', 'ISC DHCP server'),
     'http': Service('http', ('apache2',), 80, 'tcp', 'http', 'Apache web server'),
     'icecast': Service('icecast', ('icecast2',), 8000, 'tcp', 'stream', 'Icecast2 net radio (Ogg stream)'),
-    'nx': Service('nx', ('xrdp',), 3389, 'tcp', 'tcp', 'remote desktop (xrdp; the seed used NX)'),
-    'bzflag': Service('bzflag', ('bzflag-server',), 5154, 'tcp', 'tcp', 'BZFlag game server'),
+    'nx': Service('nx', ('xrdp',), 3389, 'tcp', 'rdp', 'remote desktop (xrdp; the seed used NX)'),
+    'bzflag': Service('bzflag', ('bzflag-server',), 5154, 'tcp', 'bzflag', 'BZFlag game server'),
 }
 
 

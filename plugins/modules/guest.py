@@ -132,10 +132,20 @@ options:
       - What runs inside the guest. Each item is a catalogue name (V(ssh), V(dhcp), V(http), V(icecast),
         V(nx), V(bzflag)) or a dict that overrides a catalogue entry or defines a custom service with
         C(packages), C(port), C(protocol) (V(tcp) or V(udp)) and C(probe)
-        (V(tcp), V(udp), V(ssh), V(http), V(stream) or V(dhcp)).
+        (V(tcp), V(udp), V(ssh), V(http), V(stream), V(dhcp), V(rdp) or V(bzflag)).
     type: list
     elements: raw
     default: []
+  cluster_config:
+    description:
+      - For a guest that the cluster runs with Pacemaker's C(ocf:heartbeat:VirtualDomain), the path of the
+        domain XML file the cluster creates the guest from. The module writes that file (atomically) instead of
+        defining the guest in libvirt, creates and grows its disks, and applies memory changes live when the
+        guest runs on this node. It never starts, stops or defines such a guest; the cluster does.
+      - Run it on every node, so that each has the same file. O(state) may only be V(present) or V(absent);
+        V(absent) removes the file (and with O(remove_disks=true) the disks) and is refused while the guest
+        runs on this node.
+    type: path
   autostart:
     description: Start the guest when libvirtd starts. Leave false for guests the cluster manages.
     type: bool
@@ -186,6 +196,17 @@ EXAMPLES = r"""
     services:
       - ssh
       - {name: api, packages: [gunicorn], port: 8080, protocol: tcp, probe: http}
+
+- name: A guest that Pacemaker runs (VirtualDomain config=/etc/xenha/guests/x1.xml); run on every node
+  xenha.datacenter.guest:
+    name: x1
+    cluster_config: /etc/xenha/guests/x1.xml
+    memory: 512M
+    kernel: /var/lib/xenha/boot/vmlinuz
+    storage_vg: vg_guests
+    root_disk: {size: 5G}
+    swap: {size: 1G}
+    services: [nx, bzflag, ssh]
 
 - name: Remove a guest and its disks
   xenha.datacenter.guest:
@@ -264,6 +285,7 @@ def argument_spec():
             ip=dict(type='str'),
         )),
         services=dict(type='list', elements='raw', default=[]),
+        cluster_config=dict(type='path'),
         autostart=dict(type='bool', default=False),
         remove_disks=dict(type='bool', default=False),
         shutdown_timeout=dict(type='int', default=120),

@@ -7,6 +7,9 @@ import time
 
 import testinfra
 
+# The dom0s; the guests and the client have tests of their own.
+testinfra_hosts = ['node1', 'node2']
+
 INVENTORY = os.path.dirname(os.environ['MOLECULE_INVENTORY_FILE'])
 LAB_DIR = os.environ.get('XENHA_LAB_DIR') or os.path.join(os.path.dirname(__file__), '..', '..', '..', 'lab-state')
 MEMBERS = ['node1', 'node2']

@@ -1,6 +1,9 @@
 """Every node runs Xen with the declared dom0 settings, and libvirt drives it."""
 from __future__ import annotations
 
+# The dom0s; the guests and the client have tests of their own.
+testinfra_hosts = ['node1', 'node2']
+
 
 def test_node_runs_xen_with_fixed_dom0(host):
     info = host.check_output('xl info')

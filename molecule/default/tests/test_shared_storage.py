@@ -6,6 +6,9 @@ import time
 
 import testinfra
 
+# The dom0s; the guests and the client have tests of their own.
+testinfra_hosts = ['node1', 'node2']
+
 INVENTORY = os.path.dirname(os.environ['MOLECULE_INVENTORY_FILE'])
 VG = 'vg_guests'
 
