@@ -115,6 +115,15 @@ def probe_bzflag(address, port, timeout):
     return 'protocol %s' % reply[:8].decode('ascii', 'replace')
 
 
+def probe_counter(address, port, timeout):
+    """The drill's witness in each guest: "<count> <count at start> <boot id>"."""
+    with _connect(address, port, timeout) as sock:
+        fields = _read_some(sock, 128).split()
+    if len(fields) != 3 or not fields[0].isdigit() or not fields[1].isdigit():
+        raise ConnectionError('not the counter (got %r)' % b' '.join(fields)[:40])
+    return 'count=%s resumed=%s boot=%s' % tuple(f.decode('ascii', 'replace') for f in fields)
+
+
 def probe_udp(address, port, timeout):
     """A UDP service can only prove it is down (ICMP port unreachable); silence counts as up."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
@@ -179,7 +188,7 @@ def probe_dhcp(address, port, timeout, interface=None):
 
 
 PROBES = {'tcp': probe_tcp, 'ssh': probe_ssh, 'http': probe_http, 'stream': probe_stream, 'rdp': probe_rdp,
-          'bzflag': probe_bzflag, 'udp': probe_udp, 'dhcp': probe_dhcp}
+          'bzflag': probe_bzflag, 'udp': probe_udp, 'dhcp': probe_dhcp, 'counter': probe_counter}
 
 
 def run_probe(service, probe, address, port, timeout=5.0, **options):

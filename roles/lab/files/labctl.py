@@ -410,7 +410,9 @@ def qemu_argv(lab, config, node):
     fw = os.path.join(ndir, 'fw')
     argv = [
         'qemu-system-x86_64', '-name', node['name'],
-        '-accel', 'tcg,thread=multi,tb-size=256', '-cpu', 'max',
+        # No XSAVE (so no AVX): with it, dom0's register state got corrupted once a guest shared
+        # the emulated CPU (sshd signatures failed, daemons crashed, the node was fenced).
+        '-accel', 'tcg,thread=multi,tb-size=256', '-cpu', 'max,xsave=off',
         '-m', str(config['memory_mib']), '-smp', str(config['vcpus']),
         # The node's own disk boots first; the shared disk is only data.
         '-drive', 'file=%s,if=none,id=root,format=qcow2,cache=unsafe' % os.path.join(ndir, 'disk.qcow2'),
