@@ -40,6 +40,10 @@ PRELOAD_PACKAGES = [
     'lvm2-lockd', 'sanlock', 'ipmitool', 'qemu-utils',
 ]
 IMAGE_SIZE_MIB = 8192
+# No XSAVE, hence none of the AVX family (QEMU keeps advertising those without XSAVE, and the kernel
+# then dies on their instructions): with XSAVE, dom0's register state was corrupted once a guest
+# shared the emulated CPU (sshd signatures failed, daemons crashed, the node got fenced).
+CPU = 'max,xsave=off,avx=off,avx2=off,fma=off,f16c=off,vaes=off,vpclmulqdq=off'
 # The guests' Debian: everything the service catalogue needs, installed natively at build time, so
 # a guest only has to be configured (installing inside nested TCG guests would take hours).
 GUEST_PACKAGES = [
@@ -410,9 +414,7 @@ def qemu_argv(lab, config, node):
     fw = os.path.join(ndir, 'fw')
     argv = [
         'qemu-system-x86_64', '-name', node['name'],
-        # No XSAVE (so no AVX): with it, dom0's register state got corrupted once a guest shared
-        # the emulated CPU (sshd signatures failed, daemons crashed, the node was fenced).
-        '-accel', 'tcg,thread=multi,tb-size=256', '-cpu', 'max,xsave=off',
+        '-accel', 'tcg,thread=multi,tb-size=256', '-cpu', CPU,
         '-m', str(config['memory_mib']), '-smp', str(config['vcpus']),
         # The node's own disk boots first; the shared disk is only data.
         '-drive', 'file=%s,if=none,id=root,format=qcow2,cache=unsafe' % os.path.join(ndir, 'disk.qcow2'),

@@ -6,7 +6,7 @@ import pytest
 from ansible_collections.xenha.datacenter.plugins.module_utils._migrate import (
     MigrationError, check_capacity, decide, memory_from_domain_xml, parse_crm_mon, parse_xl_info,
 )
-from ansible_collections.xenha.datacenter.plugins.module_utils._migration import migrate_with_cluster
+from ansible_collections.xenha.datacenter.plugins.module_utils._migration import migrate_with_cluster, migrate_with_libvirt
 from ansible_collections.xenha.datacenter.plugins.module_utils._pacemaker import Pacemaker
 
 
@@ -152,3 +152,54 @@ def test_no_op_runs_nothing_but_reads():
     cluster = FakeCluster({'x0': ['node2']})
     assert not run(cluster)['changed']
     assert all(c.startswith('crm_mon') for c in cluster.calls)
+
+
+class FakeConn:
+    """What migrate_with_libvirt asks of a libvirt connection."""
+
+    def __init__(self, running=True, fail=None):
+        self.running = running
+        self.fail = fail
+        self.migrated_to = None
+
+    def lookup(self, name):
+        return name if name == 'x0' else None
+
+    def is_running(self, dom):
+        return self.running
+
+    def hostname(self):
+        return 'node1'
+
+    def live_xml(self, dom):
+        return XML
+
+    def migrate_live(self, dom, uri, timeout):
+        if self.fail:
+            raise MigrationError('timeout', self.fail)
+        self.migrated_to = uri
+
+
+def ssh_only(argv):
+    return 0, XL_INFO, ''
+
+
+def test_libvirt_path_migrates_over_ssh_and_reports():
+    conn = FakeConn()
+    result = migrate_with_libvirt(conn, ssh_only, 'x0', 'node2', 60)
+    assert result['changed'] and result['through'] == 'libvirt' and result['now_on'] == 'node2'
+    assert conn.migrated_to == 'xen+ssh://root@node2/system'
+
+
+def test_libvirt_path_no_op_and_check_mode():
+    conn = FakeConn()
+    assert not migrate_with_libvirt(conn, ssh_only, 'x0', 'node1', 60)['changed']
+    result = migrate_with_libvirt(conn, ssh_only, 'x0', 'node2', 60, check_mode=True)
+    assert result['changed'] and conn.migrated_to is None
+
+
+def test_libvirt_path_refuses_a_guest_not_running_here():
+    with pytest.raises(MigrationError, match='not running on node1'):
+        migrate_with_libvirt(FakeConn(running=False), ssh_only, 'x0', 'node2', 60)
+    with pytest.raises(MigrationError, match='not running on node1'):
+        migrate_with_libvirt(FakeConn(), ssh_only, 'x9', 'node2', 60)
