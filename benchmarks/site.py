@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""Converge figures on the lab: site.yml first and second run (with the changed counts), and the
-real-fencing time (stonith_admin on node1 power-cycles node2 through its BMC, until node2 is back
-online in the cluster).
+"""Converge figures on the lab: site.yml first and second run (with the changed counts), the time
+from an empty cluster (the guests play starting) until every guest service answers the lab's
+client, and the real-fencing time (stonith_admin on node1 power-cycles node2 through its BMC, until
+node2 is back online in the cluster).
 
 Usage: benchmarks/site.py        (from `make`'s environment: the venv on PATH, ANSIBLE_* and
 XENHA_LAB_DIR set; the lab is brought up fresh with playbooks/lab.yml and taken down at the end)
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -18,14 +20,34 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAB_DIR = os.environ.get('XENHA_LAB_DIR') or os.path.join(ROOT, 'lab-state')
 
 
+PLAY_STARTS = {}  # play name -> monotonic time its first line appeared (last run)
+
+
 def playbook(*args):
     started = time.monotonic()
-    proc = subprocess.run(['ansible-playbook'] + list(args), cwd=ROOT, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise SystemExit('ansible-playbook %s failed:\n%s' % (' '.join(args), proc.stdout[-3000:]))
-    changed = {m.group(1): int(m.group(2)) for m in re.finditer(r'^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)', proc.stdout,
+    proc = subprocess.Popen(['ansible-playbook'] + list(args), cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        play = re.match(r'PLAY \[(.*)\]', line)
+        if play:
+            PLAY_STARTS[play.group(1)] = time.monotonic()
+    output = ''.join(lines)
+    if proc.wait() != 0:
+        raise SystemExit('ansible-playbook %s failed:\n%s' % (' '.join(args), output[-3000:]))
+    changed = {m.group(1): int(m.group(2)) for m in re.finditer(r'^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)', output,
                                                                  re.M)}
     return time.monotonic() - started, changed
+
+
+def all_services_answer():
+    """The probe module on the lab's client, against every service of x0 and x1."""
+    args = json.dumps({'targets': [{'name': 'x0', 'address': '10.0.0.10', 'services': ['dhcp', 'http', 'icecast', 'ssh']},
+                                   {'name': 'x1', 'address': '10.0.0.11', 'services': ['nx', 'bzflag', 'ssh']}],
+                       'dhcp_interface': 'lab0'})
+    proc = subprocess.run(['ansible', 'client', '-m', 'xenha.datacenter.probe', '-a', args, '-o'], cwd=ROOT,
+                          capture_output=True, text=True, check=False)
+    return '"all_ok": true' in proc.stdout
 
 
 def on_node(port, command):
@@ -39,6 +61,10 @@ def main():
     playbook('playbooks/lab.yml', '-e', 'lab_state=absent')
     up_s, _ = playbook('playbooks/lab.yml', '-e', 'lab_state=present')
     first_s, first = playbook('playbooks/site.yml')
+    guests_started = PLAY_STARTS['Guests on the cluster']
+    while not all_services_answer() and time.monotonic() - guests_started < 1800:
+        time.sleep(5)
+    services_s = time.monotonic() - guests_started if all_services_answer() else None
     second_s, second = playbook('playbooks/site.yml')
     started = time.monotonic()
     fence = on_node(22101, 'stonith_admin --reboot node2 --timeout 180')
@@ -55,6 +81,8 @@ def main():
     playbook('playbooks/lab.yml', '-e', 'lab_state=absent')
     print('lab up (cached image): %.1f s' % up_s)
     print('site.yml first converge: %.1f s, changed %s' % (first_s, first))
+    print('empty cluster to every guest service answering the client: %s'
+          % ('%.1f s' % services_s if services_s is not None else 'NOT within 1800 s'))
     print('site.yml second converge: %.1f s, changed %s' % (second_s, second))
     print('real fencing (stonith_admin --reboot node2 from node1): %.1f s' % fenced_s)
     print('node2 back online in the cluster: %s after the request'

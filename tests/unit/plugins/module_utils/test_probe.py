@@ -113,3 +113,14 @@ def test_dhcp_offer_is_parsed():
 @pytest.mark.parametrize('packet', [offer(8, '10.0.0.100', '10.0.0.10'), b'short', offer(7, '1.2.3.4', '5.6.7.8')[:200]])
 def test_other_transactions_and_garbage_are_ignored(packet):
     assert parse_dhcp_reply(packet, 7) is None
+
+
+def test_counter_reads_count_start_and_boot():
+    port = serve_once(b'1234 1200 a1b2c3d4\n')
+    result = run_probe('counter', 'counter', '127.0.0.1', port, 2)
+    assert result.ok and result.detail == 'count=1234 resumed=1200 boot=a1b2c3d4'
+
+
+def test_something_else_on_the_counter_port_is_down():
+    port = serve_once(b'hello\n')
+    assert not run_probe('counter', 'counter', '127.0.0.1', port, 2).ok
