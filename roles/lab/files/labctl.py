@@ -52,6 +52,7 @@ GUEST_PACKAGES = [
     'xterm', 'bzflag-server', 'ssl-cert', 'xenstore-utils',
 ]
 GUEST_FS_MIB = 1536
+GUEST_SERVICE_UNITS = ['isc-dhcp-server', 'apache2', 'icecast2', 'xrdp', 'xrdp-sesman', 'bzflag']
 # Driver trees a PVH guest never loads; dropping them keeps the golden image small.
 GUEST_UNUSED_MODULES = ['drivers/gpu', 'drivers/media', 'drivers/net/wireless', 'drivers/net/ethernet',
                         'drivers/infiniband', 'drivers/scsi', 'drivers/staging', 'drivers/usb', 'drivers/bluetooth',
@@ -304,7 +305,7 @@ def cmd_image(args):
 def guest_image_inputs(mirror):
     recipe = inspect.getsource(build_guest_rootfs)
     digest = hashlib.sha256(recipe.encode() + json.dumps([mirror, SUITE, GUEST_PACKAGES, GUEST_FS_MIB,
-                                                          GUEST_UNUSED_MODULES]).encode()).hexdigest()
+                                                          GUEST_UNUSED_MODULES, GUEST_SERVICE_UNITS]).encode()).hexdigest()
     return digest[:12]
 
 
@@ -332,6 +333,8 @@ def build_guest_rootfs(root, mirror, security_mirror, cache):
     finally:
         run(['umount', os.path.join(root, 'proc')])
     os.unlink(os.path.join(root, 'usr/sbin/policy-rc.d'))
+    # Installed for the catalogue, off until the guests role declares them for a guest.
+    chroot(root, 'systemctl disable %s' % ' '.join(GUEST_SERVICE_UNITS))
     write(os.path.join(root, 'etc/fstab'), '/dev/xvda / ext4 errors=remount-ro 0 1\n/dev/xvdb none swap sw 0 0\n')
     write(os.path.join(root, 'etc/network/interfaces'),
           'source /etc/network/interfaces.d/*\nauto lo\niface lo inet loopback\n')
