@@ -7,7 +7,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.tmp/collections
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export XENHA_LAB_DIR := $(CURDIR)/lab-state
 
-.PHONY: bootstrap test lint unit build bench bench-lab demo lab-up lab-down lab-test
+.PHONY: bootstrap test lint unit build bench bench-lab demo lab-up lab-down lab-test drill-test
 
 bootstrap:
 	@scripts/bootstrap
@@ -28,6 +28,10 @@ build: collection-link
 lab-test: collection-link
 	molecule test -s lab
 	molecule test -s default
+
+# The failover drill under molecule (fresh lab, converge, drill, its criteria); not in `test`.
+drill-test: bootstrap collection-link
+	molecule test -s drill
 
 bench: bootstrap collection-link
 	python benchmarks/guest_noop.py

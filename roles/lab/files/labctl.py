@@ -321,6 +321,8 @@ def build_guest_rootfs(root, mirror, security_mirror, cache):
     write(os.path.join(root, 'usr/sbin/policy-rc.d'), '#!/bin/sh\nexit 101\n', 0o755)
     write(os.path.join(root, 'etc/initramfs-tools/conf.d/xenha-guest'), 'MODULES=list\n')
     write(os.path.join(root, 'etc/initramfs-tools/modules'), 'xen-blkfront\next4\n')
+    # /run is 10% of RAM by default: 8 MB in a 128 MB guest, less than systemd's 16 MB reload margin.
+    write(os.path.join(root, 'etc/initramfs-tools/conf.d/xenha-run-size'), 'RUNSIZE=32M\n')
     run(['mount', '-t', 'proc', 'proc', os.path.join(root, 'proc')])
     try:
         chroot(root, 'apt-get update -q && apt-get install -y -q --no-install-recommends %s' % ' '.join(GUEST_PACKAGES))
