@@ -44,6 +44,8 @@ def wait_for(what, check, timeout, interval=10):
 
 def probe(targets, **options):
     """Run the probe module on the lab's client (the user's vantage point)."""
+    # Nested guests under emulation answer slowly (seconds for an SSH banner): a generous timeout.
+    options.setdefault('timeout', 15)
     args = dict(targets=targets, dhcp_interface='lab0', **options)
     return lab_host('client').ansible('xenha.datacenter.probe', json.dumps(args), check=False)
 
