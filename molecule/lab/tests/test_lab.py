@@ -12,6 +12,8 @@ LAB_DIR = os.environ.get('XENHA_LAB_DIR') or os.path.join(os.path.dirname(__file
 # The scenario's inventory directory: molecule's file plus the linked lab inventory and group_vars.
 INVENTORY = os.path.dirname(os.environ['MOLECULE_INVENTORY_FILE'])
 NODES = {'node1': ('10.0.0.1', 6231), 'node2': ('10.0.0.2', 6232)}
+# The lab inventory also lists the guests and the client; this scenario tests the nodes.
+testinfra_hosts = list(NODES)
 
 
 def node(name):
