@@ -658,7 +658,7 @@ def netns_exists():
 def start_client(lab):
     """The demo's laptop: a netns whose tap sits on the cluster network's VDE switch."""
     changed = False
-    # An interpreter path for Ansible's async jobs on the client: their shebang needs one executable.
+    # The client's Python for Ansible: one executable path (an interpreter with arguments fails).
     write(os.path.join(lab, 'client-python'), '#!/bin/sh\nexec ip netns exec %s /usr/bin/python3 "$@"\n' % NETNS,
           0o755)
     if not netns_exists():
