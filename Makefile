@@ -7,7 +7,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.tmp/collections
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export XENHA_LAB_DIR := $(CURDIR)/lab-state
 
-.PHONY: bootstrap test lint unit build bench bench-lab demo lab-up lab-down lab-test drill-test
+.PHONY: bootstrap test lint unit build bench bench-lab demo lab-up lab-down lab-test guests-test drill-test
 
 bootstrap:
 	@scripts/bootstrap
@@ -29,7 +29,12 @@ lab-test: collection-link
 	molecule test -s lab
 	molecule test -s default
 
-# The failover drill under molecule (fresh lab, converge, drill, its criteria); not in `test`.
+# All of site.yml (guests and services included) under molecule, with its checks; not in `test`:
+# over an hour on two cores.
+guests-test: bootstrap collection-link
+	molecule test -s guests
+
+# The failover drill under molecule (fresh lab, site.yml, drill, its criteria); not in `test`.
 drill-test: bootstrap collection-link
 	molecule test -s drill
 

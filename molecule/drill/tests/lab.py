@@ -1,1 +1,1 @@
-../../default/tests/lab.py
+../../guests/tests/lab.py
