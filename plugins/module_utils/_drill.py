@@ -143,6 +143,12 @@ def counter_report(series):
     return report
 
 
+def _since(event, key):
+    """Seconds from the event to a moment the cluster recorded (both epoch; clocks assumed in sync)."""
+    moment = event.get(key)
+    return None if moment is None else round(moment - event['t'], 1)
+
+
 def analyse(samples, placements, events, end, budget):
     """The drill report: per event what users saw, the failovers and migrations, pass criteria."""
     series = split_series(samples)
@@ -168,8 +174,8 @@ def analyse(samples, placements, events, end, budget):
         if event.get('kind') != 'failover':
             continue
         back = back_after(series, event['t'], end)
-        failovers.append({'event': event['name'], 'detection_s': event.get('detection_s'),
-                          'fencing_s': event.get('fencing_s'), 'restart_s': event.get('restart_s'),
+        failovers.append({'event': event['name'], 'detection_s': _since(event, 'detected_at'),
+                          'fencing_s': _since(event, 'fenced_at'), 'restart_s': _since(event, 'restarted_at'),
                           'service_back_s': back})
     doubles = double_runs(placements)
     counters = counter_report(series)

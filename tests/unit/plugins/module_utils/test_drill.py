@@ -50,11 +50,13 @@ def test_failover_within_budget_passes_and_reports_lost_counts():
     samples += [counter(40, 400, 0, 'aaaa'), counter(50, 500, 0, 'aaaa'), counter(60, 488, 488, 'bbbb'),
                 counter(70, 588, 488, 'bbbb')]
     events = [{'t': 0, 'name': 'start', 'kind': 'note'},
-              {'t': 51, 'name': 'power off node1', 'kind': 'failover', 'detection_s': 4, 'fencing_s': 9,
-               'restart_s': 20}]
+              {'t': 51, 'name': 'power off node1', 'kind': 'failover', 'detected_at': 55, 'fenced_at': 60,
+               'restarted_at': 71.04}]
     report = drill(samples, events)
     assert report['passed'], report['failures']
     assert report['failovers'][0]['service_back_s'] == {'x0/http': 7.0}
+    assert (report['failovers'][0]['detection_s'], report['failovers'][0]['fencing_s'],
+            report['failovers'][0]['restart_s']) == (4, 9, 20.0)
     assert report['counters']['x0'] == {'highest': 588, 'went_back': False, 'restarts': 1, 'lost_counts': [12],
                                         'lost_ms': [1200]}
 
