@@ -7,7 +7,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.tmp/collections
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export XENHA_LAB_DIR := $(CURDIR)/lab-state
 
-.PHONY: bootstrap test lint unit build bench bench-lab demo lab-up lab-down lab-test guests-test drill-test
+.PHONY: bootstrap test lint unit build bench bench-lab bench-migration demo lab-up lab-down lab-test guests-test drill-test
 
 bootstrap:
 	@scripts/bootstrap
@@ -45,6 +45,11 @@ bench: bootstrap collection-link
 bench-lab: bootstrap collection-link
 	python benchmarks/lab.py
 	python benchmarks/site.py
+
+# The same live migration three ways (module, virsh, xl) seen from the client; needs a converged lab
+# (site.yml, x0 on node1) and leaves it up.
+bench-migration: bootstrap collection-link
+	python benchmarks/migration.py
 
 demo: bootstrap collection-link
 	scripts/demo
