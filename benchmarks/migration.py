@@ -26,9 +26,9 @@ import time
 from labtools import LAB_DIR, ROOT, ansible, on_node
 
 sys.path.insert(0, os.path.join(ROOT, 'tests'))
-import conftest  # noqa: E402  (puts the collection on sys.path)
+import conftest  # puts the collection on sys.path
 
-from ansible_collections.xenha.datacenter.plugins.module_utils._drill import service_gaps, split_series  # noqa: E402
+from ansible_collections.xenha.datacenter.plugins.module_utils._drill import service_gaps, split_series
 
 assert conftest.LINK
 GUEST, RESOURCE, ADDRESS = 'x0', 'guest_x0', '10.0.0.10'
@@ -100,27 +100,28 @@ def set_managed(managed):
                 % RESOURCE, check=True)
 
 
-def way_virsh():
+def unmanaged_round_trip(command, afterwards=None):
+    """`command % target` on the source node, there and back, with the cluster hands-off."""
     set_managed(False)
     try:
-        there = leg(HOME, 'virsh -c xen:///system migrate --live %s xen+ssh://%s/system' % (GUEST, AWAY))
+        there = leg(HOME, command % AWAY)
         time.sleep(10)
-        back = leg(AWAY, 'virsh -c xen:///system migrate --live %s xen+ssh://%s/system' % (GUEST, HOME))
+        back = leg(AWAY, command % HOME)
+        if afterwards:
+            on_node(HOME, afterwards, check=True)
     finally:
         set_managed(True)
     return there, back
 
 
+def way_virsh():
+    return unmanaged_round_trip('virsh -c xen:///system migrate --live %s xen+ssh://%%s/system' % GUEST)
+
+
 def way_xl():
-    set_managed(False)
-    try:
-        there = leg(HOME, 'xl migrate %s %s' % (GUEST, AWAY))
-        time.sleep(10)
-        back = leg(AWAY, 'xl migrate %s %s' % (GUEST, HOME))
-        # libvirt lost track of it: shut it down cleanly so the cluster starts it again under libvirt.
-        on_node(HOME, 'xl shutdown -w %s' % GUEST, check=True)
-    finally:
-        set_managed(True)
+    # libvirt loses track of a guest that xl moved: shut it down cleanly so the cluster starts it
+    # again under libvirt.
+    there, back = unmanaged_round_trip('xl migrate %s %%s' % GUEST, afterwards='xl shutdown -w %s' % GUEST)
     wait_for(lambda: located() == [HOME], 'the cluster to start %s on %s again' % (GUEST, HOME))
     wait_for(services_answer, "%s's services after its restart" % GUEST)
     return there, back
