@@ -38,6 +38,11 @@ def ansible(host, module, args, background=False):
     return result
 
 
+def services_answer(targets):
+    """True when the probe module on the lab's client gets an answer from every service of targets."""
+    return ansible('client', 'xenha.datacenter.probe', {'targets': targets, 'dhcp_interface': 'lab0'}).get('all_ok') is True
+
+
 def playbook(*args):
     """Run ansible-playbook, echoing its output; returns (seconds, {host: changed count})."""
     started = time.monotonic()

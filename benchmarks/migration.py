@@ -23,7 +23,7 @@ import statistics
 import sys
 import time
 
-from labtools import LAB_DIR, ROOT, ansible, on_node
+from labtools import LAB_DIR, ROOT, ansible, on_node, services_answer
 
 sys.path.insert(0, os.path.join(ROOT, 'tests'))
 import conftest  # puts the collection on sys.path
@@ -48,11 +48,6 @@ def wait_for(predicate, what, timeout=600):
             return
         time.sleep(2)
     raise SystemExit('timed out waiting for %s' % what)
-
-
-def services_answer():
-    return ansible('client', 'xenha.datacenter.probe',
-                   {'targets': [{'name': GUEST, 'address': ADDRESS, 'services': SERVICES}]}).get('all_ok') is True
 
 
 def bandwidth_mb_s():
@@ -123,7 +118,8 @@ def way_xl():
     # again under libvirt.
     there, back = unmanaged_round_trip('xl migrate %s %%s' % GUEST, afterwards='xl shutdown -w %s' % GUEST)
     wait_for(lambda: located() == [HOME], 'the cluster to start %s on %s again' % (GUEST, HOME))
-    wait_for(services_answer, "%s's services after its restart" % GUEST)
+    wait_for(lambda: services_answer([{'name': GUEST, 'address': ADDRESS, 'services': SERVICES}]),
+             "%s's services after its restart" % GUEST)
     return there, back
 
 
