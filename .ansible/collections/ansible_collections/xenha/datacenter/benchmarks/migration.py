@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+"""The client-seen gap of one live migration (x0, node1 -> node2 and back), three ways side by side:
+the `migrate` module (through Pacemaker), `virsh migrate --live` and `xl migrate`, with the physical
+floor (the guest's RAM over the measured node-to-node bandwidth).
+
+The lab's client probes x0's services every 0.1 s (the drill_sampler module) while it moves; the
+figure per service is the longest time the client got no answer. For the two raw ways the guest's
+resource is unmanaged (`is-managed=false`) so that Pacemaker does not react. `xl migrate` moves the
+guest behind libvirt's back, so libvirt no longer tracks it: afterwards the benchmark shuts x0 down
+cleanly and lets the cluster start it again, the only way to hand it back without risking a second
+copy (the guest restarts once; run this benchmark after the drill, not before).
+
+Usage: benchmarks/migration.py [--rounds N]   (on a lab converged with site.yml, x0 on node1;
+from `make`'s environment; leaves the lab up)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import sys
+import time
+
+from labtools import LAB_DIR, ROOT, ansible, on_node, services_answer
+
+sys.path.insert(0, os.path.join(ROOT, 'tests'))
+import conftest  # puts the collection on sys.path
+
+from ansible_collections.xenha.datacenter.plugins.module_utils._drill import service_gaps, split_series
+
+assert conftest.LINK
+GUEST, RESOURCE, ADDRESS = 'x0', 'guest_x0', '10.0.0.10'
+SERVICES = ['http', 'icecast', 'ssh']
+HOME, AWAY = 'node1', 'node2'
+
+
+def located():
+    out = on_node(HOME, 'crm_resource --locate --resource %s 2>/dev/null' % RESOURCE).stdout
+    return re.findall(r'is running on: (\S+)', out)
+
+
+def wait_for(predicate, what, timeout=600):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(2)
+    raise SystemExit('timed out waiting for %s' % what)
+
+
+def bandwidth_mb_s():
+    """node1 -> node2 over the cluster network, raw TCP, 128 MiB."""
+    receiver = ("python3 -c \"import socket; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1);"
+                " s.bind(('0.0.0.0', 5999)); s.listen(1); c, _ = s.accept();"
+                " exec('while c.recv(1 << 20): pass')\"")
+    on_node(AWAY, 'nohup timeout 120 %s >/dev/null 2>&1 &' % receiver, check=True)
+    time.sleep(2)
+    sender = ("python3 -c \"import socket, time; s=socket.create_connection(('%s', 5999)); b=bytes(1 << 20);"
+              " t=time.monotonic(); [s.sendall(b) for _ in range(128)]; s.close(); print(time.monotonic()-t)\"" % AWAY)
+    seconds = float(on_node(HOME, sender, check=True).stdout.strip())
+    return 128 * 1.048576 / seconds
+
+
+def guest_ram_mib():
+    out = on_node(HOME, 'xl list %s' % GUEST, check=True).stdout.splitlines()[-1].split()
+    return int(out[2])
+
+
+def leg(node, command):
+    started = time.time()
+    done = on_node(node, command)
+    ended = time.time()
+    if done.returncode != 0:
+        raise SystemExit('%s on %s failed: %s' % (command, node, (done.stderr or done.stdout)[-2000:]))
+    return started, ended
+
+
+def by_module(target):
+    started = time.time()
+    result = ansible(HOME, 'xenha.datacenter.migrate', {'name': GUEST, 'target': target, 'keep': target == AWAY,
+                                                        'timeout': 900})
+    if not result['rc_ok'] or result.get('failed'):
+        raise SystemExit('migrate module failed: %s' % result.get('msg'))
+    return started, time.time()
+
+
+def set_managed(managed):
+    if managed:
+        on_node(HOME, 'crm_resource --resource %s --meta --delete-parameter is-managed' % RESOURCE, check=True)
+        on_node(HOME, 'crm_resource --cleanup --resource %s' % RESOURCE, check=True)
+    else:
+        on_node(HOME, 'crm_resource --resource %s --meta --set-parameter is-managed --parameter-value false'
+                % RESOURCE, check=True)
+
+
+def unmanaged_round_trip(command, afterwards=None):
+    """`command % target` on the source node, there and back, with the cluster hands-off."""
+    set_managed(False)
+    try:
+        there = leg(HOME, command % AWAY)
+        time.sleep(10)
+        back = leg(AWAY, command % HOME)
+        if afterwards:
+            on_node(HOME, afterwards, check=True)
+    finally:
+        set_managed(True)
+    return there, back
+
+
+def way_virsh():
+    return unmanaged_round_trip('virsh -c xen:///system migrate --live %s xen+ssh://%%s/system' % GUEST)
+
+
+def way_xl():
+    # libvirt loses track of a guest that xl moved: shut it down cleanly so the cluster starts it
+    # again under libvirt.
+    there, back = unmanaged_round_trip('xl migrate %s %%s' % GUEST, afterwards='xl shutdown -w %s' % GUEST)
+    wait_for(lambda: located() == [HOME], 'the cluster to start %s on %s again' % (GUEST, HOME))
+    wait_for(lambda: services_answer([{'name': GUEST, 'address': ADDRESS, 'services': SERVICES}]),
+             "%s's services after its restart" % GUEST)
+    return there, back
+
+
+def way_module():
+    there = by_module(AWAY)
+    time.sleep(10)
+    back = by_module(HOME)
+    return there, back
+
+
+WAYS = [('migrate module', way_module), ('virsh migrate --live', way_virsh), ('xl migrate', way_xl)]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--rounds', type=int, default=1)
+    rounds = parser.parse_args().rounds
+    if located() != [HOME]:
+        raise SystemExit('%s must run on %s alone (converge site.yml first); it runs on %s' % (GUEST, HOME, located()))
+    ram = guest_ram_mib()
+    bandwidth = bandwidth_mb_s()
+    work = os.path.join(LAB_DIR, 'bench-migration')
+    os.makedirs(work, exist_ok=True)
+    samples_path, stop = os.path.join(work, 'samples.jsonl'), os.path.join(work, 'stop')
+    if os.path.exists(stop):
+        os.unlink(stop)
+    ansible('client', 'xenha.datacenter.drill_sampler',
+            {'targets': [{'name': GUEST, 'address': ADDRESS, 'services': SERVICES}], 'output': samples_path,
+             'stop_file': stop, 'interval': 0.1, 'timeout': 1}, background=True)
+    time.sleep(10)
+    legs = []  # (way, direction, start, end)
+    try:
+        for _ in range(rounds):
+            for name, way in WAYS:
+                there, back = way()
+                legs += [(name, '%s->%s' % (HOME, AWAY)) + there, (name, '%s->%s' % (AWAY, HOME)) + back]
+                time.sleep(10)
+    finally:
+        open(stop, 'w').close()
+        time.sleep(5)
+    with open(samples_path) as handle:
+        series = split_series([json.loads(line) for line in handle if line.strip()])
+    print('guest %s: %d MiB RAM; node-to-node bandwidth %.1f MB/s; floor (RAM / bandwidth) %.2f s'
+          % (GUEST, ram, bandwidth, ram * 1.048576 / bandwidth))
+    print('%-22s %-14s %8s  %s' % ('way', 'leg', 'total s', 'longest client-seen gap per service (ms)'))
+    worst = {}
+    for name, direction, start, end in legs:
+        gaps = {key.split('/', 1)[1]: int(round(value * 1000))
+                for key, value in service_gaps(series, start, end + 5).items() if key.startswith(GUEST + '/')}
+        worst.setdefault(name, []).append(max(gaps.values(), default=0))
+        print('%-22s %-14s %8.1f  %s' % (name, direction, end - start,
+                                         ', '.join('%s %d' % item for item in sorted(gaps.items()))))
+    module, virsh = statistics.median(worst['migrate module']), statistics.median(worst['virsh migrate --live'])
+    print('median worst gap: module %d ms, virsh %d ms, xl %d ms; the module adds %+.1f%% to virsh'
+          % (module, virsh, statistics.median(worst['xl migrate']), 100.0 * (module - virsh) / virsh if virsh else 0))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

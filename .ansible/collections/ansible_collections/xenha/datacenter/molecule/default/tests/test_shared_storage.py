@@ -1,0 +1,41 @@
+"""The shared volume group: visible from every node, sanlock-locked, an LV never active on two nodes."""
+from __future__ import annotations
+
+import os
+import time
+
+import testinfra
+
+# The dom0s; the guests and the client have tests of their own.
+testinfra_hosts = ['node1', 'node2']
+
+INVENTORY = os.path.dirname(os.environ['MOLECULE_INVENTORY_FILE'])
+VG = 'vg_guests'
+
+
+def node(name):
+    return testinfra.get_host('ansible://%s?force_ansible=True' % name, ansible_inventory=INVENTORY)
+
+
+def test_volume_group_visible_with_sanlock_locking(host):
+    # A node that was just fenced rejoins the lockspace only when its old sanlock lease has expired.
+    deadline = time.monotonic() + 300
+    vgs = host.run('vgs --noheadings -o vg_name,vg_lock_type %s' % VG)
+    while vgs.rc != 0 and time.monotonic() < deadline:
+        time.sleep(10)
+        vgs = host.run('vgs --noheadings -o vg_name,vg_lock_type %s' % VG)
+    assert vgs.stdout.split() == [VG, 'sanlock'], vgs.stderr
+    assert host.check_output('readlink -f /dev/disk/by-id/virtio-xenha-shared') in \
+        host.check_output('pvs --noheadings -o pv_name')
+
+
+def test_an_lv_active_on_one_node_cannot_be_activated_on_the_other():
+    one, two = node('node1'), node('node2')
+    one.check_output('lvcreate --yes --activate ey --name locktest --size 8m %s' % VG)
+    try:
+        refused = two.run('lvchange --activate ey %s/locktest' % VG)
+        assert refused.rc != 0, 'the LV was activated on node2 while active on node1'
+        assert two.run('test -e /dev/%s/locktest' % VG).rc != 0
+    finally:
+        one.run('lvchange --activate n %s/locktest' % VG)
+        one.run('lvremove --yes %s/locktest' % VG)

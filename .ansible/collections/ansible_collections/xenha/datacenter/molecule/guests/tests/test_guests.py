@@ -1,0 +1,69 @@
+"""The seed's guests run on the cluster where preferred, on one node each, and every service answers
+from the lab's client the way a user would reach it."""
+from __future__ import annotations
+
+from lab import GUESTS, MEMBERS, all_targets, guest_placement, lab_host, probe, wait_for
+
+# Cluster-wide checks run once, from node1.
+testinfra_hosts = ['node1']
+
+
+def preferred_placement(host):
+    placement = guest_placement(host)
+    wanted = {g: [pref] for g, (pref, _ip, _services) in GUESTS.items()}
+    return placement if placement == wanted else None
+
+
+def test_guests_started_where_preferred(host):
+    # Earlier checks may have fenced a node: give the cluster time to bring guests home.
+    placement = wait_for('each guest started on its preferred node', lambda: preferred_placement(host), 900)
+    print('placement: %s' % placement)
+
+
+def test_each_guest_runs_on_exactly_one_node():
+    for guest, (preferred, _ip, _services) in GUESTS.items():
+        running = [n for n in MEMBERS if lab_host(n).run('xl list %s' % guest).rc == 0]
+        assert running == [preferred], '%s runs on %s' % (guest, running)
+
+
+def test_every_service_answers_from_the_client():
+    def answers():
+        result = probe(all_targets())
+        return result if result['all_ok'] else None
+    result = wait_for('every service to answer', answers, 600)
+    for item in result['results']:
+        print('%(target)s %(service)-8s %(seconds)6.3f s  %(detail)s' % item)
+
+
+def test_web_page_names_the_hosting_node():
+    result = probe([{'name': 'x0', 'address': GUESTS['x0'][1], 'services': ['http']}])
+    assert result['results'][0]['detail'] == 'HTTP 200, served from %s' % GUESTS['x0'][0]
+
+
+def test_guest_disks_are_provisioned_lvs_on_the_shared_storage(host):
+    lvs = host.check_output('lvs --noheadings --units m --nosuffix -o lv_name,lv_size,lv_tags vg_guests')
+    rows = {fields[0]: fields[1:] for fields in (line.split() for line in lvs.splitlines())}
+    assert float(rows['x0-root'][0]) == 2048 and float(rows['x0-swap'][0]) == 512
+    assert float(rows['x1-root'][0]) == 5120 and float(rows['x1-swap'][0]) == 1024
+    assert 'xenha_provisioned' in rows['x0-root'][1] and 'xenha_provisioned' in rows['x1-root'][1]
+
+
+def test_guests_have_no_password_and_their_own_identity():
+    keys = set()
+    for guest in GUESTS:
+        g = lab_host(guest)
+        assert g.check_output('hostname') == guest
+        root_password = g.check_output('getent shadow root').split(':')[1]
+        assert root_password in ('*', '!', '!*'), 'root can log in with a password (or none) in %s' % guest
+        keys.add(g.check_output('cat /etc/ssh/ssh_host_ed25519_key.pub').split()[1])
+        secrets = g.file('/etc/xenha/icecast.secrets')
+        if guest == 'x0':
+            assert secrets.mode == 0o640 and secrets.user == 'root' and 'hackme' not in g.check_output(
+                'cat /etc/icecast2/icecast.xml')
+    assert len(keys) == len(GUESTS)
+
+
+def test_guest_definitions_are_the_same_on_every_node():
+    for guest in GUESTS:
+        digests = {lab_host(n).check_output('sha256sum /etc/xenha/guests/%s.xml' % guest).split()[0] for n in MEMBERS}
+        assert len(digests) == 1

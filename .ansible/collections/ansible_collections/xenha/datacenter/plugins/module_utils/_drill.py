@@ -1,0 +1,279 @@
+# -*- coding: utf-8 -*-
+# Copyright: xenha.datacenter contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The failover drill's numbers (pure): from the client's probe samples, the nodes' view of where
+guests run, and the drill's events, to availability, gaps, pass criteria and a report.
+
+Inputs are plain records:
+- sample: {t, target, service, ok, detail}; stream chunks are samples with `bytes`;
+- placement: {t, node, running: [guests], paused: [guests]} (what `xl list` says on a node);
+- event: {t, name, kind} with kind power | migration | failover | note, and optional fields
+  (guest, source, target, seconds) for migrations.
+Times are seconds since the epoch, all from the controller's clock.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections import defaultdict
+
+STREAM_GAP_DOWN = 1.0      # a stream silent for longer than this counts as down
+PLACEMENT_WINDOW = 5.0     # two nodes' reports closer than this are taken as simultaneous
+
+
+def outages(samples, start, end):
+    """[(down_from, up_again)] for one service's samples within [start, end]: from the last sample that
+    answered before a failure to the first that answered after it (None: not back by `end`)."""
+    result = []
+    last_ok = start
+    down = False
+    for sample in samples:
+        if sample['t'] < start or sample['t'] > end:
+            if sample['t'] < start and sample['ok']:
+                last_ok = start
+            continue
+        if sample['ok']:
+            if down:
+                result.append((last_ok, sample['t']))
+                down = False
+            last_ok = sample['t']
+        else:
+            down = True
+    if down:
+        result.append((last_ok, None))
+    return result
+
+
+def stream_gaps(chunks, start, end):
+    """[(from, to)] silences longer than STREAM_GAP_DOWN between Ogg chunks within [start, end]."""
+    gaps = []
+    times = [c['t'] for c in chunks if start <= c['t'] <= end and c.get('bytes')]
+    for before, after in zip(times, times[1:]):
+        if after - before > STREAM_GAP_DOWN:
+            gaps.append((before, after))
+    return gaps
+
+
+def longest_gap(intervals, end):
+    return max(((stop if stop is not None else end) - begin for begin, stop in intervals), default=0.0)
+
+
+def split_series(samples):
+    """{(target, service): [samples sorted by time]}; stream chunks under (target, service + ':chunks')."""
+    series = defaultdict(list)
+    for sample in samples:
+        key = (sample['target'], sample['service'] + (':chunks' if 'bytes' in sample else ''))
+        series[key].append(sample)
+    for values in series.values():
+        values.sort(key=lambda s: s['t'])
+    return series
+
+
+def service_gaps(series, start, end):
+    """{target/service: longest gap in seconds} within [start, end]; the stream by its chunks."""
+    gaps = {}
+    for (target, service), values in sorted(series.items()):
+        if service.endswith(':chunks'):
+            gaps['%s/%s' % (target, service[:-7])] = longest_gap(stream_gaps(values, start, end), end)
+        elif service != 'counter':
+            gaps['%s/%s' % (target, service)] = longest_gap(outages(values, start, end), end)
+    return gaps
+
+
+def back_after(series, since, end):
+    """{target/service: seconds after `since` until it answered again (0 when it never went down),
+    None when it was not back by `end`}."""
+    result = {}
+    for (target, service), values in sorted(series.items()):
+        if service.endswith(':chunks') or service == 'counter':
+            continue
+        spans = outages(values, since, end)
+        if not spans:
+            result['%s/%s' % (target, service)] = 0.0
+        elif spans[-1][1] is None:
+            result['%s/%s' % (target, service)] = None
+        else:
+            result['%s/%s' % (target, service)] = round(spans[-1][1] - since, 1)
+    return result
+
+
+def double_runs(placements):
+    """[(guest, t, nodes)] where two nodes reported the guest running within PLACEMENT_WINDOW."""
+    latest = {}
+    found = []
+    for report in sorted(placements, key=lambda p: p['t']):
+        latest[report['node']] = report
+        for guest in report['running']:
+            nodes = [n for n, r in latest.items()
+                     if guest in r['running'] and report['t'] - r['t'] <= PLACEMENT_WINDOW]
+            if len(nodes) > 1:
+                found.append((guest, report['t'], sorted(nodes)))
+    return found
+
+
+_COUNTER = re.compile(r'count=(\d+) resumed=(\d+) boot=(\w+)')
+
+
+def counter_report(series):
+    """Per guest: highest count, whether it ever went back within one boot, and the counts lost at
+    each restart (highest count seen before minus the count the new boot resumed from)."""
+    report = {}
+    for (target, service), values in sorted(series.items()):
+        if service != 'counter':
+            continue
+        boots = []
+        went_back = False
+        previous = None
+        for sample in values:
+            match = _COUNTER.search(sample.get('detail', '')) if sample['ok'] else None
+            if not match:
+                continue
+            count, resumed, boot = int(match.group(1)), int(match.group(2)), match.group(3)
+            if not boots or boots[-1]['boot'] != boot:
+                boots.append({'boot': boot, 'resumed': resumed, 'highest': count, 'first_t': sample['t']})
+            elif previous is not None and count < previous:
+                went_back = True
+            boots[-1]['highest'] = max(boots[-1]['highest'], count)
+            previous = count
+        lost = [max(0, before['highest'] - after['resumed']) for before, after in zip(boots, boots[1:])]
+        report[target] = {'highest': boots[-1]['highest'] if boots else None, 'went_back': went_back,
+                          'restarts': len(boots) - 1 if boots else 0, 'lost_counts': lost,
+                          'lost_ms': [n * 100 for n in lost]}
+    return report
+
+
+def _since(event, key):
+    """Seconds from the event to a moment the cluster recorded (both epoch; clocks assumed in sync)."""
+    moment = event.get(key)
+    return None if moment is None else round(moment - event['t'], 1)
+
+
+def analyse(samples, placements, events, end, budget):
+    """The drill report: per event what users saw, the failovers and migrations, pass criteria."""
+    series = split_series(samples)
+    events = sorted(events, key=lambda e: e['t'])
+    start = events[0]['t'] if events else min((s['t'] for s in samples), default=0)
+    phases = []
+    for index, event in enumerate(events):
+        phase_end = events[index + 1]['t'] if index + 1 < len(events) else end
+        phases.append({'t': round(event['t'] - start, 1), 'name': event['name'], 'kind': event.get('kind', 'note'),
+                       'gaps': {k: round(v, 2) for k, v in service_gaps(series, event['t'], phase_end).items()}})
+    migrations = []
+    for index, event in enumerate(events):
+        if event.get('kind') != 'migration':
+            continue
+        phase_end = events[index + 1]['t'] if index + 1 < len(events) else end
+        gaps = service_gaps(series, event['t'], phase_end)
+        migrations.append({'guest': event.get('guest'), 'from': event.get('source'), 'to': event.get('target'),
+                           'seconds': event.get('seconds'),
+                           'gaps_ms': {k: int(round(v * 1000)) for k, v in gaps.items()
+                                       if k.startswith(str(event.get('guest')) + '/')}})
+    failovers = []
+    for event in events:
+        if event.get('kind') != 'failover':
+            continue
+        back = back_after(series, event['t'], end)
+        failovers.append({'event': event['name'], 'detection_s': _since(event, 'detected_at'),
+                          'fencing_s': _since(event, 'fenced_at'), 'restart_s': _since(event, 'restarted_at'),
+                          'service_back_s': back})
+    doubles = double_runs(placements)
+    counters = counter_report(series)
+    failures = []
+    for failover in failovers:
+        for service, seconds in failover['service_back_s'].items():
+            if seconds is None or seconds > budget:
+                failures.append('%s: %s back after %s s (budget %s s)' % (failover['event'], service, seconds, budget))
+    last = back_after(series, end - 30, end) if samples else {}
+    for service, seconds in last.items():
+        if seconds is None:
+            failures.append('%s does not answer at the end of the drill' % service)
+    for guest, when, nodes in doubles:
+        failures.append('%s ran on %s at once (t=%.1f)' % (guest, ' and '.join(nodes), when - start))
+    for guest, counter in counters.items():
+        if counter['went_back']:
+            failures.append('%s: the counter went back within one boot (data lost without a restart)' % guest)
+    for event in events:
+        if event.get('failed'):
+            failures.append('step failed: %s (%s)' % (event['name'], event['failed']))
+    return {'passed': not failures, 'failures': failures, 'budget_s': budget, 'duration_s': round(end - start, 1),
+            'phases': phases, 'migrations': migrations, 'failovers': failovers, 'counters': counters,
+            'double_runs': len(doubles),
+            'availability': availability(series, start, end)}
+
+
+def availability(series, start, end):
+    """{target/service: [[from, to, ok]]} in seconds since the start, for the picture."""
+    result = {}
+    for (target, service), values in sorted(series.items()):
+        if service == 'counter':
+            continue
+        if service.endswith(':chunks'):
+            name = '%s/%s' % (target, service[:-7])
+            spans = [[round(a - start, 2), round(b - start, 2), False] for a, b in stream_gaps(values, start, end)]
+        else:
+            name = '%s/%s' % (target, service)
+            spans = [[round(a - start, 2), round((b if b is not None else end) - start, 2), False]
+                     for a, b in outages(values, start, end)]
+        result[name] = spans
+    return result
+
+
+def table(report):
+    """The human summary."""
+    lines = ['Failover drill: %s in %.0f s' % ('PASSED' if report['passed'] else 'FAILED', report['duration_s']), '']
+    lines.append('%-8s %-44s %s' % ('t (s)', 'step', 'longest gap per service (s)'))
+    for phase in report['phases']:
+        worst = ', '.join('%s %.1f' % (k, v) for k, v in phase['gaps'].items() if v > 0) or 'none'
+        lines.append('%-8.1f %-44s %s' % (phase['t'], phase['name'][:44], worst))
+    if report['migrations']:
+        lines += ['', 'Live migrations', '%-6s %-14s %8s  %s' % ('guest', 'path', 'total s', 'client-seen gap (ms)')]
+        for m in report['migrations']:
+            gaps = ', '.join('%s %d' % (k.split('/')[1], v) for k, v in sorted(m['gaps_ms'].items()))
+            lines.append('%-6s %-14s %8s  %s' % (m['guest'], '%s->%s' % (m['from'], m['to']), m['seconds'], gaps))
+    for f in report['failovers']:
+        lines += ['', 'Failover: %s' % f['event'],
+                  '  detection %s s, fencing %s s, guests restarted %s s' % (f['detection_s'], f['fencing_s'],
+                                                                             f['restart_s'])]
+        for service, seconds in sorted(f['service_back_s'].items()):
+            lines.append('  %-16s back after %s s' % (service, seconds))
+    lines += ['', 'Counters (written every 100 ms to each root disk)']
+    for guest, c in sorted(report['counters'].items()):
+        lines.append('  %s: highest %s, restarts %d, lost at restarts %s ms, went back without restart: %s'
+                     % (guest, c['highest'], c['restarts'], c['lost_ms'] or [0], 'yes' if c['went_back'] else 'no'))
+    lines += ['', 'Guest on two nodes at once: %d time(s)' % report['double_runs']]
+    if report['failures']:
+        lines += ['', 'Missed:'] + ['  - ' + f for f in report['failures']]
+    return '\n'.join(lines) + '\n'
+
+
+def picture(report):
+    """A self-contained HTML page with an SVG timeline: one row per service, red where it was down,
+    a line per event."""
+    services = sorted(report['availability'])
+    width, left, row = 1000, 170, 24
+    duration = max(report['duration_s'], 1.0)
+    scale = (width - left - 20) / duration
+    height = 40 + row * len(services) + 18 * len(report['phases'])
+    parts = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" '
+             'font-size="12">' % (width, height)]
+    for i, name in enumerate(services):
+        y = 20 + i * row
+        parts.append('<text x="4" y="%d">%s</text>' % (y + 15, html.escape(name)))
+        parts.append('<rect x="%d" y="%d" width="%.1f" height="18" fill="#3a3"/>' % (left, y + 2, duration * scale))
+        for begin, end, _ok in report['availability'][name]:
+            parts.append('<rect x="%.1f" y="%d" width="%.1f" height="18" fill="#d33"><title>%s down %.1f-%.1f s'
+                         '</title></rect>' % (left + begin * scale, y + 2, max((end - begin) * scale, 1.0),
+                                               html.escape(name), begin, end))
+    base = 20 + row * len(services)
+    for j, phase in enumerate(report['phases']):
+        x = left + phase['t'] * scale
+        parts.append('<line x1="%.1f" y1="10" x2="%.1f" y2="%d" stroke="#333" stroke-dasharray="3,3"/>'
+                     % (x, x, base + 18 * j + 8))
+        parts.append('<text x="%.1f" y="%d">%.0f s %s</text>' % (x + 3, base + 18 * j + 18, phase['t'],
+                                                                 html.escape(phase['name'])))
+    parts.append('</svg>')
+    return ('<!doctype html><html><head><meta charset="utf-8"><title>xenha failover drill</title></head><body>'
+            '<h1>Failover drill: %s</h1><p>Green: the client got an answer; red: it did not.</p>%s<pre>%s</pre>'
+            '</body></html>\n' % ('passed' if report['passed'] else 'FAILED', ''.join(parts),
+                                  html.escape(table(report))))

@@ -1,0 +1,63 @@
+# -*- coding: utf-8 -*-
+# Copyright: xenha.datacenter contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The cluster, as the migrate module sees it: Pacemaker's command-line tools, run through a
+`run(argv) -> (rc, stdout, stderr)` callable (AnsibleModule.run_command), so tests can fake it."""
+
+from __future__ import annotations
+
+import time
+
+from ansible_collections.xenha.datacenter.plugins.module_utils._migrate import (
+    MigrationError, parse_crm_mon, parse_xl_info,
+)
+
+
+class Pacemaker:
+    def __init__(self, run, clock=time.monotonic, sleep=time.sleep):
+        self._run = run
+        self._clock = clock
+        self._sleep = sleep
+
+    def _check(self, argv, what, field='name'):
+        rc, out, err = self._run(argv)
+        if rc != 0:
+            raise MigrationError(field, '%s failed (%s): %s' % (what, ' '.join(argv), (err or out).strip()))
+        return out
+
+    def available(self):
+        rc, _out, _err = self._run(['crm_mon', '--one-shot', '--output-as=xml'])
+        return rc == 0
+
+    def state(self):
+        return parse_crm_mon(self._check(['crm_mon', '--one-shot', '--output-as=xml'], 'reading the cluster state'))
+
+    def parameter(self, rid, name):
+        return self._check(['crm_resource', '--resource', rid, '--get-parameter', name, '--quiet'],
+                           'reading %s of %s' % (name, rid)).strip()
+
+    def move(self, rid, node):
+        self._check(['crm_resource', '--move', '--resource', rid, '--node', node], 'moving %s to %s' % (rid, node))
+
+    def clear(self, rid):
+        self._check(['crm_resource', '--clear', '--resource', rid], 'clearing the move constraint of %s' % rid)
+
+    def wait_placement(self, rid, node, timeout, poll=1.0):
+        """Poll until `rid` is active on `node` alone; return (placed, last state, seconds)."""
+        started = self._clock()
+        while True:
+            state = self.state()
+            resource = state.resources.get(rid)
+            if resource is not None and resource.nodes == (node,) and not resource.failed:
+                return True, state, self._clock() - started
+            if self._clock() - started > timeout:
+                return False, state, self._clock() - started
+            self._sleep(poll)
+
+
+def remote_xl_info(run, node):
+    """`xl info` on another dom0, over the dom0-to-dom0 SSH that live migration uses."""
+    rc, out, err = run(['ssh', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10', node, 'xl', 'info'])
+    if rc != 0:
+        raise MigrationError('target', 'cannot read xl info on %s over SSH: %s' % (node, (err or out).strip()))
+    return parse_xl_info(out)

@@ -1,0 +1,139 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: xenha.datacenter contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: drill_report
+short_description: Judge a failover drill and write its report
+version_added: 0.1.0
+description:
+  - Reads the client's timeline (M(xenha.datacenter.drill_sampler)), the nodes' placement reports and the drill's
+    events, and writes C(report.json), C(report.txt) (a table) and C(report.html) (a self-contained timeline
+    picture with the events marked) to O(dest).
+  - 'Pass criteria: after each failover every service answers again within O(budget) seconds; every service
+    answers at the end; no guest ever ran on two nodes at once; no witness counter ever went back within one
+    boot (only the unflushed tail at a power-off may be lost, and its size is reported).'
+attributes:
+  check_mode:
+    support: none
+    description: It writes the report.
+  diff_mode:
+    support: none
+    description: Nothing to compare.
+  platform:
+    platforms: posix
+    description: The controller.
+options:
+  samples:
+    description: The client's timeline (JSON lines).
+    type: path
+    required: true
+  placements:
+    description: Placement reports from the nodes (JSON lines of C(t), C(node), C(running), C(paused)).
+    type: path
+    required: true
+  events:
+    description: The drill's steps, each with C(t) (epoch seconds), C(name), C(kind) and kind-specific fields.
+    type: list
+    elements: dict
+    required: true
+  end:
+    description: Epoch seconds at which the drill ended.
+    type: float
+    required: true
+  budget:
+    description: Seconds within which every service must answer again after a failover.
+    type: float
+    required: true
+  dest:
+    description: Directory for the report files.
+    type: path
+    required: true
+  fail_on_miss:
+    description: Fail the task when a criterion is missed (the report is written first).
+    type: bool
+    default: true
+author:
+  - xenha.datacenter contributors
+"""
+
+EXAMPLES = r"""
+- name: Judge the drill
+  xenha.datacenter.drill_report:
+    samples: /tmp/drill/samples.jsonl
+    placements: /tmp/drill/placements.jsonl
+    events: "{{ drill_events }}"
+    end: "{{ now(utc=true).timestamp() }}"
+    budget: 600
+    dest: /tmp/drill
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+report:
+  description: The report (as in report.json).
+  returned: always
+  type: dict
+table:
+  description: The human summary (as in report.txt).
+  returned: always
+  type: str
+"""
+
+import json
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.xenha.datacenter.plugins.module_utils._drill import analyse, picture, table
+
+
+def read_lines(path):
+    records = []
+    if os.path.exists(path):
+        with open(path) as handle:
+            for line in handle:
+                line = line.strip()
+                if line:
+                    try:
+                        records.append(json.loads(line))
+                    except ValueError:
+                        pass  # the writer was stopped mid-line
+    return records
+
+
+def main():
+    module = AnsibleModule(argument_spec=dict(
+        samples=dict(type='path', required=True),
+        placements=dict(type='path', required=True),
+        events=dict(type='list', elements='dict', required=True),
+        end=dict(type='float', required=True),
+        budget=dict(type='float', required=True),
+        dest=dict(type='path', required=True),
+        fail_on_miss=dict(type='bool', default=True),
+    ))
+    params = module.params
+    for index, event in enumerate(params['events']):
+        if 't' not in event or 'name' not in event:
+            module.fail_json(msg='events[%d] needs t and name' % index, field='events')
+        event['t'] = float(event['t'])
+    report = analyse(read_lines(params['samples']), read_lines(params['placements']), params['events'],
+                     params['end'], params['budget'])
+    os.makedirs(params['dest'], exist_ok=True)
+    text = table(report)
+    with open(os.path.join(params['dest'], 'report.json'), 'w') as handle:
+        json.dump(report, handle, indent=1)
+    with open(os.path.join(params['dest'], 'report.txt'), 'w') as handle:
+        handle.write(text)
+    with open(os.path.join(params['dest'], 'report.html'), 'w') as handle:
+        handle.write(picture(report))
+    result = dict(changed=True, report=report, table=text)
+    if params['fail_on_miss'] and not report['passed']:
+        module.fail_json(msg='the drill missed: %s' % '; '.join(report['failures']), **result)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

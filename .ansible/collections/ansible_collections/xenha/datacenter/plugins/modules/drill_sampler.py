@@ -1,0 +1,197 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: xenha.datacenter contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: drill_sampler
+short_description: Probe guest services continuously and record a timeline
+version_added: 0.1.0
+description:
+  - The failover drill's client. Probes every service of every target over and over (each service in its own
+    thread, every O(interval) seconds), keeps one Icecast stream open and records every chunk received, and reads
+    each guest's witness counter (TCP O(counter_port)). Writes one JSON line per observation to O(output).
+  - Runs until O(stop_file) exists or O(duration) has passed. Start it with C(async) and C(poll=0); the drill
+    creates the stop file at the end. The report is made by M(xenha.datacenter.drill_report).
+attributes:
+  check_mode:
+    support: none
+    description: It only observes, but it writes its timeline.
+  diff_mode:
+    support: none
+    description: Nothing to compare.
+  platform:
+    platforms: posix
+    description: A client on the guest network.
+options:
+  targets:
+    description: The guests; each with C(name), C(address) and C(services) as for M(xenha.datacenter.probe).
+    type: list
+    elements: dict
+    required: true
+  output:
+    description: The timeline file (JSON lines), replaced.
+    type: path
+    required: true
+  stop_file:
+    description: Stop when this file exists.
+    type: path
+    required: true
+  duration:
+    description: Stop after this many seconds at most.
+    type: int
+    default: 3600
+  interval:
+    description: Seconds between two probes of one service.
+    type: float
+    default: 0.5
+  timeout:
+    description: Seconds a probe may take.
+    type: float
+    default: 1
+  counter_port:
+    description: The witness counter's port in each guest (0 to skip).
+    type: int
+    default: 7000
+  stream_path:
+    description: Icecast mount to listen to.
+    type: str
+    default: /radio.ogg
+  dhcp_interface:
+    description: Interface for DHCP probes.
+    type: str
+author:
+  - xenha.datacenter contributors
+"""
+
+EXAMPLES = r"""
+- name: Start the client's probes
+  xenha.datacenter.drill_sampler:
+    targets: [{name: x0, address: 10.0.0.10, services: [http, icecast, ssh]}]
+    output: /tmp/drill/samples.jsonl
+    stop_file: /tmp/drill/stop
+  async: 3600
+  poll: 0
+  delegate_to: client
+"""
+
+RETURN = r"""
+samples:
+  description: Observations written.
+  returned: always
+  type: int
+"""
+
+import http.client
+import json
+import os
+import threading
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.xenha.datacenter.plugins.module_utils._probe import run_probe
+from ansible_collections.xenha.datacenter.plugins.module_utils._spec import SpecError, normalise_service
+
+
+class Timeline:
+    def __init__(self, path):
+        self._handle = open(path, 'w')
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def write(self, **record):
+        record['t'] = round(time.time(), 3)
+        with self._lock:
+            self._handle.write(json.dumps(record) + '\n')
+            self._handle.flush()
+            self.count += 1
+
+    def close(self):
+        self._handle.close()
+
+
+def probe_loop(timeline, done, target, service, probe, port, params, options):
+    while not done.is_set():
+        started = time.monotonic()
+        result = run_probe(service, probe, target['address'], port, params['timeout'], **options)
+        timeline.write(target=target['name'], service=service, ok=result.ok, detail=result.detail[:120])
+        done.wait(max(0.0, params['interval'] - (time.monotonic() - started)))
+
+
+def stream_loop(timeline, done, target, port, params):
+    """Listen like a radio listener; reconnect when the stream breaks."""
+    while not done.is_set():
+        conn = http.client.HTTPConnection(target['address'], port, timeout=params['timeout'])
+        try:
+            conn.request('GET', params['stream_path'])
+            response = conn.getresponse()
+            if response.status != 200:
+                raise ConnectionError('HTTP %d' % response.status)
+            last_report = 0.0
+            while not done.is_set():
+                chunk = response.read1(8192)
+                if not chunk:
+                    raise ConnectionError('stream ended')
+                timeline.write(target=target['name'], service='icecast', bytes=len(chunk), ok=True)
+                if time.monotonic() - last_report >= params['interval']:
+                    timeline.write(target=target['name'], service='icecast', ok=True, detail='listening')
+                    last_report = time.monotonic()
+        except (OSError, http.client.HTTPException) as exc:
+            timeline.write(target=target['name'], service='icecast', ok=False, detail=str(exc)[:120])
+            done.wait(params['interval'])
+        finally:
+            conn.close()
+
+
+def main():
+    module = AnsibleModule(argument_spec=dict(
+        targets=dict(type='list', elements='dict', required=True),
+        output=dict(type='path', required=True),
+        stop_file=dict(type='path', required=True),
+        duration=dict(type='int', default=3600),
+        interval=dict(type='float', default=0.5),
+        timeout=dict(type='float', default=1),
+        counter_port=dict(type='int', default=7000),
+        stream_path=dict(type='str', default='/radio.ogg'),
+        dhcp_interface=dict(type='str'),
+    ))
+    params = module.params
+    workers = []
+    try:
+        for t_index, target in enumerate(params['targets']):
+            for s_index, raw in enumerate(target.get('services', [])):
+                service = normalise_service(raw, 'targets[%d].services[%d]' % (t_index, s_index))
+                workers.append((target, service))
+    except SpecError as exc:
+        module.fail_json(msg=str(exc), field=exc.field)
+    timeline = Timeline(params['output'])
+    done = threading.Event()
+    threads = []
+    for target, service in workers:
+        if service.probe == 'stream':
+            args = (timeline, done, target, service.port, params)
+            threads.append(threading.Thread(target=stream_loop, args=args, daemon=True))
+            continue
+        options = {'interface': params['dhcp_interface']} if service.probe == 'dhcp' else {}
+        args = (timeline, done, target, service.name, service.probe, service.port, params, options)
+        threads.append(threading.Thread(target=probe_loop, args=args, daemon=True))
+    if params['counter_port']:
+        for target in params['targets']:
+            args = (timeline, done, target, 'counter', 'counter', params['counter_port'], params, {})
+            threads.append(threading.Thread(target=probe_loop, args=args, daemon=True))
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + params['duration']
+    while time.monotonic() < deadline and not os.path.exists(params['stop_file']):
+        time.sleep(0.5)
+    done.set()
+    for thread in threads:
+        thread.join(params['timeout'] + 5)
+    timeline.close()
+    module.exit_json(changed=False, samples=timeline.count)
+
+
+if __name__ == '__main__':
+    main()

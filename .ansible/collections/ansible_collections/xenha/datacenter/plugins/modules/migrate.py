@@ -1,0 +1,146 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: xenha.datacenter contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: migrate
+short_description: Live-migrate a Xen guest to another node
+version_added: 0.1.0
+description:
+  - Moves a running guest to O(target) without stopping it.
+  - A guest that the cluster runs (a Pacemaker resource C(guest_<name>), as made by the guests role) moves through
+    the cluster, so that it never fights the move - C(crm_resource --move), wait until the guest is active on the
+    target alone, then C(crm_resource --clear) so placement rules resume. Run the module on any cluster node.
+  - Any other guest moves by libvirt peer-to-peer live migration, tunnelled through the SSH between dom0s,
+    persistent on the target and undefined on the source. Run the module on the node where the guest runs.
+  - Refused before anything moves, with the guest untouched - unknown guest or node, target offline or in standby,
+    not enough free memory on the target, a PV guest where the hypervisor has no shadow paging.
+  - A guest already on O(target) is left alone (C(changed=false)).
+  - To drain a node, put it in standby (C(crm node standby NODE)); Pacemaker live-migrates its guests away, at
+    most C(migration-limit) at a time (a cluster property).
+attributes:
+  check_mode:
+    support: full
+    description: Runs every check and reports whether the guest would move.
+  diff_mode:
+    support: none
+    description: Reports source and target instead.
+  platform:
+    platforms: debian
+    description: A Xen dom0 of the cluster.
+options:
+  name:
+    description: The guest.
+    type: str
+    required: true
+  target:
+    description: Node to move it to (the cluster's node name, also the dom0's SSH name).
+    type: str
+    required: true
+  timeout:
+    description: Seconds to wait for the guest to arrive. On timeout the module fails and says where it runs.
+    type: int
+    default: 600
+  keep:
+    description:
+      - Cluster-managed guests only. Leave the move constraint in place, so that the guest stays on O(target) even
+        when placement rules prefer another node, until a later move or C(crm_resource --clear).
+      - Without it, a guest whose preferred node is elsewhere goes back there on its own once it arrived.
+    type: bool
+    default: false
+  uri:
+    description: libvirt URI on this node (guests outside the cluster).
+    type: str
+    default: xen:///system
+author:
+  - xenha.datacenter contributors
+"""
+
+EXAMPLES = r"""
+- name: Live-migrate x0 to node2 and keep it there
+  xenha.datacenter.migrate:
+    name: x0
+    target: node2
+    keep: true
+  register: moved
+
+- name: Back home; placement rules resume
+  xenha.datacenter.migrate:
+    name: x0
+    target: node1
+"""
+
+RETURN = r"""
+source:
+  description: Node the guest ran on.
+  returned: always
+  type: str
+target:
+  description: The requested node.
+  returned: always
+  type: str
+now_on:
+  description: Where the guest runs after the module (in check mode, where it would).
+  returned: always
+  type: str
+through:
+  description: V(cluster) or V(libvirt).
+  returned: always
+  type: str
+seconds:
+  description: Time from the move request until the guest ran on the target alone.
+  returned: always
+  type: float
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.xenha.datacenter.plugins.module_utils._libvirt import (
+    DEFAULT_URI, LIBVIRT_IMPORT_ERROR, Connection, GuestError,
+)
+from ansible_collections.xenha.datacenter.plugins.module_utils._migrate import RESOURCE_PREFIX
+from ansible_collections.xenha.datacenter.plugins.module_utils._migration import (
+    migrate_with_cluster, migrate_with_libvirt,
+)
+from ansible_collections.xenha.datacenter.plugins.module_utils._pacemaker import Pacemaker
+from ansible_collections.xenha.datacenter.plugins.module_utils._spec import SpecError
+
+
+def read_file(path):
+    with open(path) as handle:
+        return handle.read()
+
+
+def main():
+    module = AnsibleModule(argument_spec=dict(
+        name=dict(type='str', required=True),
+        target=dict(type='str', required=True),
+        timeout=dict(type='int', default=600),
+        keep=dict(type='bool', default=False),
+        uri=dict(type='str', default=DEFAULT_URI),
+    ), supports_check_mode=True)
+    params = module.params
+    pacemaker = Pacemaker(module.run_command)
+    try:
+        if pacemaker.available() and RESOURCE_PREFIX + params['name'] in pacemaker.state().resources:
+            result = migrate_with_cluster(pacemaker, module.run_command, read_file, params['name'], params['target'],
+                                          params['timeout'], keep=params['keep'], check_mode=module.check_mode)
+        else:
+            if LIBVIRT_IMPORT_ERROR:
+                module.fail_json(msg=missing_required_lib('libvirt-python (Debian: python3-libvirt)'),
+                                 exception=LIBVIRT_IMPORT_ERROR)
+            conn = Connection(params['uri'])
+            try:
+                result = migrate_with_libvirt(conn, module.run_command, params['name'], params['target'],
+                                              params['timeout'], check_mode=module.check_mode)
+            finally:
+                conn.close()
+    except (SpecError, GuestError) as exc:
+        module.fail_json(msg=str(exc), field=exc.field)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

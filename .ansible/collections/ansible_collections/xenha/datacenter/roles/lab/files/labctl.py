@@ -1,0 +1,830 @@
+#!/usr/bin/env python3
+# Copyright: xenha.datacenter contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The emulated datacenter on one machine: QEMU (TCG) nodes booting Debian 12 from disk
+with GRUB, a shared raw disk, a cluster network on a VDE switch (no host address), an
+IPMI BMC per node on 127.0.0.1, and a client network namespace on the cluster network.
+
+Everything lives under one directory (--dir). Subcommands print one JSON line with
+`changed`, so the lab role can report idempotence honestly.
+
+Network rule: host-side traffic only goes to 127.0.0.1, to Debian's mirror (image builds
+and apt inside the nodes, through QEMU user networking) and inside the lab's own netns.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import inspect
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+SUITE = 'bookworm'
+BASE_PACKAGES = [
+    'linux-image-amd64', 'grub-pc', 'systemd-sysv', 'udev', 'openssh-server', 'python3', 'python3-apt',
+    'iproute2', 'ifupdown', 'isc-dhcp-client', 'kmod', 'e2fsprogs', 'sudo', 'ca-certificates', 'gnupg',
+    'iputils-ping', 'procps', 'less', 'lvm2', 'bridge-utils',
+]
+# What the roles would install; the preloaded flavour installs it at image build, natively.
+PRELOAD_PACKAGES = [
+    'xen-system-amd64', 'xen-tools', 'libvirt-daemon-system', 'libvirt-daemon-driver-xen', 'libvirt-clients',
+    'python3-libvirt', 'pacemaker', 'corosync', 'crmsh', 'resource-agents', 'fence-agents',
+    'lvm2-lockd', 'sanlock', 'ipmitool', 'qemu-utils',
+]
+IMAGE_SIZE_MIB = 8192
+# No XSAVE, hence none of the AVX family (QEMU keeps advertising those without XSAVE, and the kernel
+# then dies on their instructions): with XSAVE, dom0's register state was corrupted once a guest
+# shared the emulated CPU (sshd signatures failed, daemons crashed, the node got fenced).
+CPU = 'max,xsave=off,avx=off,avx2=off,fma=off,f16c=off,vaes=off,vpclmulqdq=off'
+# The guests' Debian: everything the service catalogue needs, installed natively at build time, so
+# a guest only has to be configured (installing inside nested TCG guests would take hours).
+GUEST_PACKAGES = [
+    'linux-image-amd64', 'systemd-sysv', 'udev', 'openssh-server', 'python3', 'iproute2', 'ifupdown', 'kmod',
+    'procps', 'e2fsprogs', 'isc-dhcp-server', 'apache2', 'icecast2', 'sox', 'vorbis-tools', 'xrdp', 'xorgxrdp',
+    'xterm', 'bzflag-server', 'ssl-cert', 'xenstore-utils',
+]
+GUEST_FS_MIB = 1536
+GUEST_SERVICE_UNITS = ['isc-dhcp-server', 'apache2', 'icecast2', 'xrdp', 'xrdp-sesman', 'bzflag']
+# Driver trees a PVH guest never loads; dropping them keeps the golden image small.
+GUEST_UNUSED_MODULES = ['drivers/gpu', 'drivers/media', 'drivers/net/wireless', 'drivers/net/ethernet',
+                        'drivers/infiniband', 'drivers/scsi', 'drivers/staging', 'drivers/usb', 'drivers/bluetooth',
+                        'drivers/iio', 'drivers/hid', 'drivers/input', 'drivers/isdn', 'drivers/mtd',
+                        'drivers/net/can', 'drivers/platform', 'sound', 'net/wireless', 'net/mac80211',
+                        'net/bluetooth']
+CLUSTER_NET = '10.0.0'
+CLIENT_ADDRESS = CLUSTER_NET + '.254'
+NETNS = 'xenha-lab-client'
+
+FIRSTBOOT = r'''#!/bin/sh
+# Applies the node's identity from QEMU fw_cfg at every boot (hostname, SSH host key, the
+# controller's key), adding to what roles wrote rather than replacing it; /etc/hosts and the
+# cluster interface only at first boot, so that roles may change them later.
+set -eu
+modprobe qemu_fw_cfg 2>/dev/null || true  # built into some kernels: then there is nothing to load
+fw=/sys/firmware/qemu_fw_cfg/by_name/opt/xenha
+[ -d "$fw" ] || exit 0
+get() { cat "$fw/$1/raw"; }
+get hostname > /etc/hostname
+hostname "$(cat /etc/hostname)"
+install -d -m 700 /root/.ssh
+touch /root/.ssh/authorized_keys
+chmod 600 /root/.ssh/authorized_keys
+key=$(get authorized_keys)
+grep -qxF "$key" /root/.ssh/authorized_keys || printf '%s\n' "$key" >> /root/.ssh/authorized_keys
+get ssh_host_ed25519_key > /etc/ssh/ssh_host_ed25519_key
+get ssh_host_ed25519_key.pub > /etc/ssh/ssh_host_ed25519_key.pub
+chmod 600 /etc/ssh/ssh_host_ed25519_key
+if [ ! -e /etc/network/interfaces.d/cluster ]; then
+  get hosts > /etc/hosts
+  get cluster_interfaces > /etc/network/interfaces.d/cluster
+fi
+'''
+
+FIRSTBOOT_UNIT = '''[Unit]
+Description=Apply the lab node identity from QEMU fw_cfg
+DefaultDependencies=no
+After=local-fs.target
+Before=network-pre.target ssh.service
+Wants=network-pre.target
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/sbin/xenha-firstboot
+
+[Install]
+WantedBy=sysinit.target
+'''
+
+
+# The JSON result goes to the real stdout; everything else (debootstrap, apt, QEMU) to stderr.
+_RESULT = sys.stdout
+
+
+def out(**result):
+    _RESULT.write(json.dumps(result, sort_keys=True) + '\n')
+    _RESULT.flush()
+    return 0
+
+
+def run(args, **kwargs):
+    return subprocess.run(args, check=True, **kwargs)
+
+
+def write(path, text, mode=0o644):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'w', encoding='utf-8') as handle:
+        handle.write(text)
+    os.chmod(path, mode)
+
+
+def pid_alive(pidfile):
+    try:
+        with open(pidfile, encoding='ascii') as handle:
+            pid = int(handle.read().strip())
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError):
+        return None
+
+
+def stop_pid(pidfile, grace=5.0):
+    pid = pid_alive(pidfile)
+    if pid:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and pid_alive(pidfile):
+            time.sleep(0.1)
+        if pid_alive(pidfile):
+            os.kill(pid, signal.SIGKILL)
+    if os.path.exists(pidfile):
+        os.unlink(pidfile)
+    return bool(pid)
+
+
+# ---------------------------------------------------------------- images
+
+def host_mirrors():
+    """The controller's own Debian mirrors for SUITE and SUITE-security, from its apt sources."""
+    found = {}
+    paths = ['/etc/apt/sources.list']
+    if os.path.isdir('/etc/apt/sources.list.d'):
+        paths += sorted(os.path.join('/etc/apt/sources.list.d', n) for n in os.listdir('/etc/apt/sources.list.d')
+                        if n.endswith(('.list', '.sources')))
+    for path in paths:
+        try:
+            with open(path, encoding='utf-8') as handle:
+                text = handle.read()
+        except OSError:
+            continue
+        if path.endswith('.sources'):
+            for stanza in text.split('\n\n'):
+                fields = {}
+                for line in stanza.splitlines():
+                    if ':' in line and not line.startswith(('#', ' ')):
+                        key, value = line.split(':', 1)
+                        fields[key.strip().lower()] = value.split()
+                for uri in fields.get('uris', []):
+                    for suite in fields.get('suites', []):
+                        _note_mirror(found, uri, suite)
+        else:
+            for line in text.splitlines():
+                words = line.split()
+                if len(words) >= 3 and words[0] == 'deb':
+                    words = [w for w in words if not w.startswith('[')]
+                    _note_mirror(found, words[1], words[2])
+    return found
+
+
+def _note_mirror(found, uri, suite):
+    if suite == SUITE:
+        found.setdefault('main', uri)
+    elif suite == SUITE + '-security':
+        found.setdefault('security', uri)
+
+
+def image_inputs(flavour, mirror):
+    """What an image depends on; a change of any of it rebuilds the image."""
+    recipe = inspect.getsource(build_rootfs) + inspect.getsource(assemble_disk) + FIRSTBOOT + FIRSTBOOT_UNIT
+    digest = hashlib.sha256(recipe.encode() + json.dumps([flavour, mirror, SUITE, BASE_PACKAGES, PRELOAD_PACKAGES,
+                                                          IMAGE_SIZE_MIB]).encode()).hexdigest()
+    return digest[:12]
+
+
+def chroot(root, command):
+    env = dict(os.environ, DEBIAN_FRONTEND='noninteractive', LC_ALL='C.UTF-8')
+    run(['chroot', root, 'sh', '-c', command], env=env)
+
+
+def build_rootfs(root, flavour, mirror, security_mirror, cache):
+    os.makedirs(cache, exist_ok=True)
+    run(['debootstrap', '--variant=minbase', '--cache-dir=' + cache, '--include=' + ','.join(BASE_PACKAGES),
+         SUITE, root, mirror], stdout=subprocess.DEVNULL)
+    write(os.path.join(root, 'etc/apt/sources.list'),
+          'deb %s %s main\ndeb %s %s-updates main\ndeb %s %s-security main\n'
+          % (mirror, SUITE, mirror, SUITE, security_mirror, SUITE))
+    if flavour == 'preloaded':
+        # Daemons must not start in the chroot, and update-grub cannot see a disk there;
+        # both run for real inside the node.
+        write(os.path.join(root, 'usr/sbin/policy-rc.d'), '#!/bin/sh\nexit 101\n', 0o755)
+        chroot(root, 'dpkg-divert --local --rename --add /usr/sbin/update-grub && ln -s /bin/true /usr/sbin/update-grub')
+        run(['mount', '-t', 'proc', 'proc', os.path.join(root, 'proc')])
+        try:
+            chroot(root, 'apt-get update -q && apt-get install -y -q --no-install-recommends %s'
+                   % ' '.join(PRELOAD_PACKAGES))
+        finally:
+            run(['umount', os.path.join(root, 'proc')])
+        chroot(root, 'rm /usr/sbin/update-grub && dpkg-divert --local --rename --remove /usr/sbin/update-grub')
+        os.unlink(os.path.join(root, 'usr/sbin/policy-rc.d'))
+    chroot(root, 'apt-get clean')
+    write(os.path.join(root, 'etc/fstab'), 'LABEL=root / ext4 errors=remount-ro 0 1\n')
+    write(os.path.join(root, 'etc/network/interfaces'),
+          'source /etc/network/interfaces.d/*\nauto lo\niface lo inet loopback\n'
+          '# management: QEMU user networking (SSH port forward, apt)\nauto eth0\niface eth0 inet dhcp\n')
+    write(os.path.join(root, 'etc/default/grub'),
+          'GRUB_DEFAULT=0\nGRUB_TIMEOUT=1\nGRUB_DISTRIBUTOR=Debian\n'
+          'GRUB_CMDLINE_LINUX_DEFAULT=""\nGRUB_CMDLINE_LINUX="net.ifnames=0 console=ttyS0"\n'
+          'GRUB_TERMINAL=serial\nGRUB_SERIAL_COMMAND="serial --unit=0 --speed=115200"\n')
+    write(os.path.join(root, 'usr/local/sbin/xenha-firstboot'), FIRSTBOOT, 0o755)
+    write(os.path.join(root, 'etc/systemd/system/xenha-firstboot.service'), FIRSTBOOT_UNIT)
+    os.makedirs(os.path.join(root, 'etc/systemd/system/sysinit.target.wants'), exist_ok=True)
+    link = os.path.join(root, 'etc/systemd/system/sysinit.target.wants/xenha-firstboot.service')
+    if not os.path.lexists(link):
+        os.symlink('/etc/systemd/system/xenha-firstboot.service', link)
+    write(os.path.join(root, 'etc/ssh/sshd_config.d/xenha-lab.conf'),
+          'HostKey /etc/ssh/ssh_host_ed25519_key\nPasswordAuthentication no\nPermitRootLogin prohibit-password\n')
+    for name in os.listdir(os.path.join(root, 'etc/ssh')):
+        if name.startswith('ssh_host_'):
+            os.unlink(os.path.join(root, 'etc/ssh', name))
+    # Empty machine-id: systemd makes a fresh one per node (cloned dom0s need distinct ones).
+    write(os.path.join(root, 'etc/machine-id'), '')
+    if os.path.exists(os.path.join(root, 'var/lib/dbus/machine-id')):
+        os.unlink(os.path.join(root, 'var/lib/dbus/machine-id'))
+    # What grub-install would put there: the modules that update-grub's menu loads at boot.
+    shutil.copytree(os.path.join(root, 'usr/lib/grub/i386-pc'), os.path.join(root, 'boot/grub/i386-pc'),
+                    dirs_exist_ok=True)
+    kernel = sorted(n for n in os.listdir(os.path.join(root, 'boot')) if n.startswith('vmlinuz-'))[-1]
+    version = kernel[len('vmlinuz-'):]
+    # First boot menu; update-grub inside the node replaces it (the hypervisor role adds Xen).
+    write(os.path.join(root, 'boot/grub/grub.cfg'),
+          'serial --unit=0 --speed=115200\nterminal_input serial\nterminal_output serial\nset timeout=1\n'
+          'menuentry "Debian GNU/Linux" {\n  search --no-floppy --label --set=root root\n'
+          '  linux /boot/vmlinuz-%s root=LABEL=root ro net.ifnames=0 console=ttyS0\n'
+          '  initrd /boot/initrd.img-%s\n}\n' % (version, version))
+
+
+def assemble_disk(root, image, workdir):
+    """A bootable MBR disk without loop devices: an ext4 partition filled with mkfs -d,
+    GRUB's boot.img in the MBR and a core.img in the gap before the partition."""
+    part = os.path.join(workdir, 'part.img')
+    with open(part, 'wb') as handle:
+        handle.truncate(IMAGE_SIZE_MIB * 1024 * 1024)
+    run(['mkfs.ext4', '-q', '-F', '-L', 'root', '-d', root, part])
+    with open(image, 'wb') as handle:
+        handle.truncate((IMAGE_SIZE_MIB + 1) * 1024 * 1024)
+    run(['sfdisk', '-q', image], input=b'start=2048, type=83, bootable\n')
+    run(['dd', 'if=' + part, 'of=' + image, 'bs=1M', 'seek=1', 'conv=sparse,notrunc', 'status=none'])
+    os.unlink(part)
+    core = os.path.join(workdir, 'core.img')
+    run(['grub-mkimage', '-O', 'i386-pc', '-p', '(hd0,msdos1)/boot/grub', '-o', core,
+         'biosdisk', 'part_msdos', 'ext2', 'normal', 'linux', 'multiboot2', 'configfile', 'search',
+         'search_label', 'serial', 'terminal', 'echo', 'gzio', 'test'])
+    run(['dd', 'if=/usr/lib/grub/i386-pc/boot.img', 'of=' + image, 'bs=440', 'count=1', 'conv=notrunc',
+         'status=none'])
+    run(['dd', 'if=' + core, 'of=' + image, 'bs=512', 'seek=1', 'conv=notrunc', 'status=none'])
+
+
+def cmd_image(args):
+    images = os.path.join(args.dir, 'cache', 'images')
+    os.makedirs(images, exist_ok=True)
+    image = os.path.join(images, '%s-%s.img' % (args.flavour, image_inputs(args.flavour, args.mirror)))
+    if os.path.exists(image):
+        return out(changed=False, image=image)
+    started = time.monotonic()
+    workdir = tempfile.mkdtemp(prefix='build-', dir=images)
+    try:
+        root = os.path.join(workdir, 'rootfs')
+        build_rootfs(root, args.flavour, args.mirror, args.security_mirror, os.path.join(args.dir, 'cache', 'debs'))
+        assemble_disk(root, image + '.part', workdir)
+        os.rename(image + '.part', image)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    for name in os.listdir(images):  # older builds of this flavour
+        if name.startswith(args.flavour + '-') and os.path.join(images, name) != image:
+            os.unlink(os.path.join(images, name))
+    return out(changed=True, image=image, seconds=round(time.monotonic() - started, 1))
+
+
+def guest_image_inputs(mirror):
+    recipe = inspect.getsource(build_guest_rootfs)
+    digest = hashlib.sha256(recipe.encode() + json.dumps([mirror, SUITE, GUEST_PACKAGES, GUEST_FS_MIB,
+                                                          GUEST_UNUSED_MODULES, GUEST_SERVICE_UNITS]).encode()).hexdigest()
+    return digest[:12]
+
+
+def build_guest_rootfs(root, mirror, security_mirror, cache):
+    """Debian for PVH guests: booted with the kernel and initrd handed out next to the image,
+    root on xvda, swap on xvdb, console on hvc0. No keys and no passwords: the guests role gives
+    each guest its identity (hostname, address, host key, authorised key) before its first boot."""
+    os.makedirs(cache, exist_ok=True)
+    run(['debootstrap', '--variant=minbase', '--cache-dir=' + cache, SUITE, root, mirror], stdout=subprocess.DEVNULL)
+    write(os.path.join(root, 'etc/apt/sources.list'),
+          'deb %s %s main\ndeb %s %s-updates main\ndeb %s %s-security main\n'
+          % (mirror, SUITE, mirror, SUITE, security_mirror, SUITE))
+    write(os.path.join(root, 'usr/sbin/policy-rc.d'), '#!/bin/sh\nexit 101\n', 0o755)
+    write(os.path.join(root, 'etc/initramfs-tools/conf.d/xenha-guest'), 'MODULES=list\n')
+    write(os.path.join(root, 'etc/initramfs-tools/modules'), 'xen-blkfront\next4\n')
+    # /run is 10% of RAM by default: 8 MB in a 128 MB guest, less than systemd's 16 MB reload margin.
+    write(os.path.join(root, 'etc/initramfs-tools/conf.d/xenha-run-size'), 'RUNSIZE=32M\n')
+    run(['mount', '-t', 'proc', 'proc', os.path.join(root, 'proc')])
+    try:
+        chroot(root, 'apt-get update -q && apt-get install -y -q --no-install-recommends %s' % ' '.join(GUEST_PACKAGES))
+        chroot(root, 'apt-get clean')
+        kernel = sorted(n for n in os.listdir(os.path.join(root, 'boot')) if n.startswith('vmlinuz-'))[-1]
+        version = kernel[len('vmlinuz-'):]
+        for tree in GUEST_UNUSED_MODULES:
+            shutil.rmtree(os.path.join(root, 'lib/modules', version, 'kernel', tree), ignore_errors=True)
+        chroot(root, 'depmod %s && update-initramfs -u -k %s' % (version, version))
+    finally:
+        run(['umount', os.path.join(root, 'proc')])
+    os.unlink(os.path.join(root, 'usr/sbin/policy-rc.d'))
+    # Installed for the catalogue, off until the guests role declares them for a guest.
+    chroot(root, 'systemctl disable %s' % ' '.join(GUEST_SERVICE_UNITS))
+    write(os.path.join(root, 'etc/fstab'), '/dev/xvda / ext4 errors=remount-ro 0 1\n/dev/xvdb none swap sw 0 0\n')
+    write(os.path.join(root, 'etc/network/interfaces'),
+          'source /etc/network/interfaces.d/*\nauto lo\niface lo inet loopback\n')
+    write(os.path.join(root, 'etc/ssh/sshd_config.d/xenha-guest.conf'),
+          'HostKey /etc/ssh/ssh_host_ed25519_key\nPasswordAuthentication no\nPermitRootLogin prohibit-password\n')
+    for name in os.listdir(os.path.join(root, 'etc/ssh')):
+        if name.startswith('ssh_host_'):
+            os.unlink(os.path.join(root, 'etc/ssh', name))
+    # Made at install time, so the same in every copy: the guests role makes fresh ones per guest.
+    for path in ('etc/ssl/private/ssl-cert-snakeoil.key', 'etc/ssl/certs/ssl-cert-snakeoil.pem',
+                 'etc/xrdp/rsakeys.ini'):
+        if os.path.lexists(os.path.join(root, path)):
+            os.unlink(os.path.join(root, path))
+    write(os.path.join(root, 'etc/machine-id'), '')
+    if os.path.exists(os.path.join(root, 'var/lib/dbus/machine-id')):
+        os.unlink(os.path.join(root, 'var/lib/dbus/machine-id'))
+    return version
+
+
+def cmd_guest_image(args):
+    """A golden guest image: a gzipped ext4 filesystem plus the kernel and initrd to boot it."""
+    images = os.path.join(args.dir, 'cache', 'guest-images')
+    os.makedirs(images, exist_ok=True)
+    target = os.path.join(images, 'debian-%s' % guest_image_inputs(args.mirror))
+    result_file = os.path.join(target, 'image.json')
+    if os.path.exists(result_file):
+        with open(result_file) as handle:
+            return out(changed=False, **json.load(handle))
+    started = time.monotonic()
+    workdir = tempfile.mkdtemp(prefix='build-', dir=images)
+    try:
+        root = os.path.join(workdir, 'rootfs')
+        version = build_guest_rootfs(root, args.mirror, args.security_mirror, os.path.join(args.dir, 'cache', 'debs'))
+        built = os.path.join(workdir, 'out')
+        os.makedirs(built)
+        shutil.copy(os.path.join(root, 'boot', 'vmlinuz-' + version), os.path.join(built, 'vmlinuz'))
+        shutil.copy(os.path.join(root, 'boot', 'initrd.img-' + version), os.path.join(built, 'initrd.img'))
+        fs = os.path.join(workdir, 'rootfs.img')
+        with open(fs, 'wb') as handle:
+            handle.truncate(GUEST_FS_MIB * 1024 * 1024)
+        run(['mkfs.ext4', '-q', '-F', '-L', 'guestroot', '-d', root, fs])
+        with open(os.path.join(built, 'rootfs.img.gz'), 'wb') as handle:
+            run(['gzip', '-1', '-c', fs], stdout=handle)
+        digest = hashlib.sha256()
+        with open(os.path.join(built, 'rootfs.img.gz'), 'rb') as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b''):
+                digest.update(chunk)
+        info = {'rootfs': os.path.join(target, 'rootfs.img.gz'), 'kernel': os.path.join(target, 'vmlinuz'),
+                'initrd': os.path.join(target, 'initrd.img'), 'kernel_version': version,
+                'rootfs_mib': GUEST_FS_MIB, 'id': digest.hexdigest()[:16]}
+        write(os.path.join(built, 'image.json'), json.dumps(info, indent=1) + '\n')
+        shutil.rmtree(target, ignore_errors=True)
+        os.rename(built, target)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    for name in os.listdir(images):  # older builds
+        if name.startswith('debian-') and os.path.join(images, name) != target:
+            shutil.rmtree(os.path.join(images, name), ignore_errors=True)
+    return out(changed=True, seconds=round(time.monotonic() - started, 1), **info)
+
+
+# ---------------------------------------------------------------- nodes
+
+def config_path(lab):
+    return os.path.join(lab, 'lab.json')
+
+
+def load_config(lab):
+    with open(config_path(lab), encoding='utf-8') as handle:
+        return json.load(handle)
+
+
+def node_dir(lab, name):
+    return os.path.join(lab, 'nodes', name)
+
+
+def qemu_argv(lab, config, node):
+    index = node['index']
+    ndir = node_dir(lab, node['name'])
+    fw = os.path.join(ndir, 'fw')
+    argv = [
+        'qemu-system-x86_64', '-name', node['name'],
+        '-accel', 'tcg,thread=multi,tb-size=256', '-cpu', CPU,
+        '-m', str(config['memory_mib']), '-smp', str(config['vcpus']),
+        # The node's own disk boots first; the shared disk is only data.
+        '-drive', 'file=%s,if=none,id=root,format=qcow2,cache=unsafe' % os.path.join(ndir, 'disk.qcow2'),
+        '-device', 'virtio-blk-pci,drive=root,bootindex=0',
+        '-drive', 'file=%s,if=none,id=shared,format=raw,cache=none,file.locking=off'
+        % os.path.join(lab, 'shared.img'),
+        '-device', 'virtio-blk-pci,drive=shared,share-rw=on,serial=xenha-shared',
+        '-netdev', 'user,id=mgmt,hostfwd=tcp:127.0.0.1:%d-:22' % node['ssh_port'],
+        '-device', 'virtio-net-pci,netdev=mgmt,romfile=,mac=52:54:00:00:01:%02x' % index,
+        '-netdev', 'vde,id=cluster,sock=%s' % os.path.join(lab, 'cluster.vde'),
+        '-device', 'virtio-net-pci,netdev=cluster,romfile=,mac=52:54:00:00:02:%02x' % index,
+        '-display', 'none', '-serial', 'file:%s' % os.path.join(ndir, 'console.log'),
+        '-qmp', 'unix:%s,server=on,wait=off' % os.path.join(ndir, 'qmp.sock'),
+        '-pidfile', os.path.join(ndir, 'qemu.pid'), '-daemonize',
+    ]
+    for name in sorted(os.listdir(fw)):
+        argv += ['-fw_cfg', 'name=opt/xenha/%s,file=%s' % (name, os.path.join(fw, name))]
+    return argv
+
+
+def qmp(sock_path, command, arguments=None, timeout=5.0):
+    """One QMP command; async events in the stream are skipped."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    sock.connect(sock_path)
+    reader = sock.makefile('r', encoding='utf-8')
+
+    def reply():
+        while True:
+            line = reader.readline()
+            if not line:
+                raise ConnectionError('QMP closed')
+            message = json.loads(line)
+            if 'return' in message or 'error' in message:
+                return message
+
+    try:
+        reader.readline()  # greeting
+        sock.sendall(b'{"execute": "qmp_capabilities"}\n')
+        reply()
+        request = {'execute': command}
+        if arguments:
+            request['arguments'] = arguments
+        sock.sendall(json.dumps(request).encode() + b'\n')
+        try:
+            return reply()
+        except ConnectionError:
+            if command == 'quit':
+                return {'return': {}}
+            raise
+    finally:
+        reader.close()
+        sock.close()
+
+
+class Node:
+    """Power control of one node, shared by the BMC and the lab commands."""
+
+    def __init__(self, lab, name):
+        self.lab = lab
+        self.config = load_config(lab)
+        self.node = next(n for n in self.config['nodes'] if n['name'] == name)
+        self.dir = node_dir(lab, name)
+        self.pidfile = os.path.join(self.dir, 'qemu.pid')
+        self.qmp_sock = os.path.join(self.dir, 'qmp.sock')
+
+    def is_on(self):
+        return bool(pid_alive(self.pidfile))
+
+    def power_on(self):
+        if self.is_on():
+            return False
+        run(qemu_argv(self.lab, self.config, self.node), stdout=subprocess.DEVNULL)
+        return True
+
+    def power_off(self, grace=3.0):
+        """Hard power off, like pulling the plug: QMP quit, SIGKILL if QEMU lingers."""
+        pid = pid_alive(self.pidfile)
+        if not pid:
+            return False
+        try:
+            qmp(self.qmp_sock, 'quit')
+        except OSError:
+            pass
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and pid_alive(self.pidfile):
+            time.sleep(0.05)
+        if pid_alive(self.pidfile):
+            os.kill(pid, signal.SIGKILL)
+            time.sleep(0.2)
+        if os.path.exists(self.pidfile):
+            os.unlink(self.pidfile)
+        return True
+
+    def reset(self):
+        qmp(self.qmp_sock, 'system_reset')
+
+    def soft_off(self):
+        qmp(self.qmp_sock, 'system_powerdown')
+
+    def set_link(self, up):
+        qmp(self.qmp_sock, 'set_link', {'name': 'cluster', 'up': bool(up)})
+
+
+def cmd_bmc(args):
+    """An IPMI BMC for one node on 127.0.0.1 (runs in the foreground; `up` daemonises it)."""
+    from pyghmi.ipmi import bmc as pyghmi_bmc
+
+    node = Node(args.dir, args.node)
+    with open(os.path.join(args.dir, 'secrets', 'bmc-password'), encoding='utf-8') as handle:
+        password = handle.read().strip()
+
+    class NodeBmc(pyghmi_bmc.Bmc):
+        def get_power_state(self):
+            return 'on' if node.is_on() else 'off'
+
+        def power_on(self):
+            node.power_on()
+
+        def power_off(self):
+            node.power_off()
+
+        def power_reset(self):
+            if not node.is_on():
+                return 0xd5  # not supported in present state: IPMI says so for a reset while off
+            node.reset()
+            return None
+
+        def power_cycle(self):
+            node.power_off()
+            node.power_on()
+
+        def power_shutdown(self):
+            if node.is_on():
+                node.soft_off()
+
+        def cold_reset(self):
+            pass
+
+    server = NodeBmc({args.user: password}, port=node.node['bmc_port'], address='127.0.0.1')
+    server.listen()
+    return 0
+
+
+def keygen(path, comment):
+    if not os.path.exists(path):
+        run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', path])
+
+
+def prepare(args):
+    """Write lab.json, keys, secrets, node disks and fw_cfg files. Returns True when anything changed."""
+    lab = args.dir
+    names = ['node%d' % i for i in range(1, args.nodes + 1)]
+    config = {
+        'memory_mib': args.memory, 'vcpus': 1, 'flavour': args.flavour, 'image': args.image,
+        'shared_disk_mib': args.shared_disk,
+        'nodes': [{'name': n, 'index': i + 1, 'ssh_port': args.ssh_base_port + i + 1,
+                   'bmc_port': args.bmc_base_port + i + 1, 'cluster_ip': '%s.%d' % (CLUSTER_NET, i + 1)}
+                  for i, n in enumerate(names)],
+    }
+    changed = False
+    try:
+        old = load_config(lab)
+    except (OSError, ValueError):
+        old = None
+    if old != config:
+        if old is not None and any(Node(lab, n['name']).is_on() for n in old['nodes']):
+            raise SystemExit('labctl: the lab runs with other settings; take it down first (lab_state=absent)')
+        write(config_path(lab), json.dumps(config, indent=2, sort_keys=True) + '\n')
+        changed = True
+    secrets_dir = os.path.join(lab, 'secrets')
+    os.makedirs(secrets_dir, mode=0o700, exist_ok=True)
+    keygen(os.path.join(secrets_dir, 'id_ed25519'), 'xenha-lab-controller')
+    password_file = os.path.join(secrets_dir, 'bmc-password')
+    if not os.path.exists(password_file):
+        write(password_file, secrets.token_urlsafe(12) + '\n', 0o600)  # IPMI 2.0 passwords: at most 20 bytes
+        changed = True
+    with open(os.path.join(secrets_dir, 'id_ed25519.pub'), encoding='utf-8') as handle:
+        authorized = handle.read()
+    shared = os.path.join(lab, 'shared.img')
+    if not os.path.exists(shared):
+        with open(shared, 'wb') as handle:
+            handle.truncate(args.shared_disk * 1024 * 1024)
+        changed = True
+    hosts = '127.0.0.1 localhost\n' + ''.join('%s %s\n' % (n['cluster_ip'], n['name']) for n in config['nodes'])
+    hosts += '%s client\n' % CLIENT_ADDRESS
+    known = []
+    for node in config['nodes']:
+        ndir = node_dir(lab, node['name'])
+        fw = os.path.join(ndir, 'fw')
+        os.makedirs(fw, exist_ok=True)
+        keygen(os.path.join(ndir, 'ssh_host_ed25519_key'), 'root@' + node['name'])
+        files = {
+            'hostname': node['name'] + '\n',
+            'hosts': hosts,
+            'authorized_keys': authorized,
+            'cluster_interfaces': '# cluster network (VDE switch)\nauto eth1\niface eth1 inet static\n'
+                                  '  address %s/24\n' % node['cluster_ip'],
+        }
+        for key in ('ssh_host_ed25519_key', 'ssh_host_ed25519_key.pub'):
+            with open(os.path.join(ndir, key), encoding='utf-8') as handle:
+                files[key] = handle.read()
+        for name, text in files.items():
+            path = os.path.join(fw, name)
+            try:
+                with open(path, encoding='utf-8') as handle:
+                    same = handle.read() == text
+            except OSError:
+                same = False
+            if not same:
+                write(path, text, 0o600)
+                changed = True
+        disk = os.path.join(ndir, 'disk.qcow2')
+        if not os.path.exists(disk):
+            run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', args.image, disk])
+            changed = True
+        with open(os.path.join(ndir, 'ssh_host_ed25519_key.pub'), encoding='utf-8') as handle:
+            known.append('[127.0.0.1]:%d %s' % (node['ssh_port'], ' '.join(handle.read().split()[:2])))
+    write(os.path.join(lab, 'known_hosts'), '\n'.join(known) + '\n')
+    return changed
+
+
+def start_daemon(pidfile, argv, logfile):
+    if pid_alive(pidfile):
+        return False
+    with open(logfile, 'ab') as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+    write(pidfile, '%d\n' % proc.pid)
+    return True
+
+
+def netns_exists():
+    return NETNS in subprocess.run(['ip', 'netns', 'list'], capture_output=True, text=True).stdout.split()
+
+
+def start_client(lab):
+    """The demo's laptop: a netns whose tap sits on the cluster network's VDE switch."""
+    changed = False
+    # The client's Python for Ansible: one executable path (an interpreter with arguments fails).
+    write(os.path.join(lab, 'client-python'), '#!/bin/sh\nexec ip netns exec %s /usr/bin/python3 "$@"\n' % NETNS,
+          0o755)
+    if not netns_exists():
+        run(['ip', 'netns', 'add', NETNS])
+        changed = True
+    pidfile = os.path.join(lab, 'run', 'client-plug.pid')
+    if not pid_alive(pidfile):
+        # vde_plug2tap creates the tap in the namespace it runs in.
+        run(['ip', 'netns', 'exec', NETNS, 'vde_plug2tap', '--daemon', '--pidfile', pidfile,
+             '--sock', os.path.join(lab, 'cluster.vde'), 'lab0'])
+        for _ in range(50):
+            if subprocess.run(['ip', '-n', NETNS, 'link', 'show', 'lab0'], capture_output=True).returncode == 0:
+                break
+            time.sleep(0.1)
+        run(['ip', '-n', NETNS, 'link', 'set', 'lo', 'up'])
+        run(['ip', '-n', NETNS, 'addr', 'replace', CLIENT_ADDRESS + '/24', 'dev', 'lab0'])
+        run(['ip', '-n', NETNS, 'link', 'set', 'lab0', 'up'])
+        changed = True
+    return changed
+
+
+def wait_ssh(lab, nodes, timeout):
+    deadline = time.monotonic() + timeout
+    key = os.path.join(lab, 'secrets', 'id_ed25519')
+    pending = list(nodes)
+    while pending and time.monotonic() < deadline:
+        for node in list(pending):
+            probe = subprocess.run(
+                ['ssh', '-i', key, '-p', str(node['ssh_port']), '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=3',
+                 '-o', 'UserKnownHostsFile=' + os.path.join(lab, 'known_hosts'), '-o', 'StrictHostKeyChecking=yes',
+                 'root@127.0.0.1', 'true'], capture_output=True)
+            if probe.returncode == 0:
+                pending.remove(node)
+        if pending:
+            time.sleep(2)
+    if pending:
+        raise SystemExit('labctl: no SSH from %s after %d s; see %s/nodes/<node>/console.log'
+                         % (', '.join(n['name'] for n in pending), timeout, lab))
+
+
+def cmd_up(args):
+    started = time.monotonic()
+    lab = args.dir
+    os.makedirs(os.path.join(lab, 'run'), exist_ok=True)
+    changed = prepare(args)
+    config = load_config(lab)
+    switch_pid = os.path.join(lab, 'run', 'vde_switch.pid')
+    if not pid_alive(switch_pid):
+        run(['vde_switch', '--sock', os.path.join(lab, 'cluster.vde'), '--daemon', '--pidfile', switch_pid,
+             '--mod', '700'])
+        changed = True
+    changed |= start_client(lab)
+    for node in config['nodes']:
+        changed |= start_daemon(os.path.join(lab, 'run', 'bmc-%s.pid' % node['name']),
+                                [sys.executable, os.path.abspath(__file__), '--dir', lab, 'bmc', node['name']],
+                                os.path.join(node_dir(lab, node['name']), 'bmc.log'))
+    powered = [n for n in config['nodes'] if Node(lab, n['name']).power_on()]
+    changed |= bool(powered)
+    if args.wait:
+        wait_ssh(lab, config['nodes'], args.wait)
+    return out(changed=changed, powered_on=[n['name'] for n in powered],
+               seconds=round(time.monotonic() - started, 1))
+
+
+def cmd_down(args):
+    lab = args.dir
+    changed = False
+    if os.path.exists(config_path(lab)):
+        config = load_config(lab)
+        for node in config['nodes']:
+            changed |= Node(lab, node['name']).power_off()
+            changed |= stop_pid(os.path.join(lab, 'run', 'bmc-%s.pid' % node['name']))
+    changed |= stop_pid(os.path.join(lab, 'run', 'client-plug.pid'))
+    changed |= stop_pid(os.path.join(lab, 'run', 'vde_switch.pid'))
+    if netns_exists():
+        run(['ip', 'netns', 'delete', NETNS])
+        changed = True
+    keep = {'cache'} if not args.purge else set()
+    if os.path.isdir(lab):
+        for name in os.listdir(lab):
+            if name not in keep:
+                path = os.path.join(lab, name)
+                if os.path.isdir(path) and not os.path.islink(path):
+                    shutil.rmtree(path)
+                else:
+                    os.unlink(path)
+                changed = True
+        if args.purge:
+            os.rmdir(lab)
+    return out(changed=changed)
+
+
+def cmd_status(args):
+    config = load_config(args.dir)
+    nodes = {n['name']: {'power': 'on' if Node(args.dir, n['name']).is_on() else 'off',
+                         'ssh_port': n['ssh_port'], 'bmc_port': n['bmc_port'], 'cluster_ip': n['cluster_ip']}
+             for n in config['nodes']}
+    return out(changed=False, nodes=nodes, client=netns_exists())
+
+
+def cmd_power(args):
+    node = Node(args.dir, args.node)
+    action = {'on': node.power_on, 'off': node.power_off}.get(args.action)
+    if action:
+        return out(changed=action())
+    if args.action == 'reset':
+        node.reset()
+        return out(changed=True)
+    return out(changed=False, power='on' if node.is_on() else 'off')
+
+
+def cmd_link(args):
+    Node(args.dir, args.node).set_link(args.state == 'up')
+    return out(changed=True)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--dir', required=True, help='the lab directory')
+    sub = parser.add_subparsers(dest='command', required=True)
+    image = sub.add_parser('image', help='build (or reuse) a node image')
+    image.add_argument('--flavour', choices=['plain', 'preloaded'], default='preloaded')
+    image.add_argument('--mirror', help="Debian mirror (default: the controller's own apt source)")
+    image.add_argument('--security-mirror', help="Debian security mirror (default: the controller's)")
+    guest_image = sub.add_parser('guest-image', help='build (or reuse) the golden guest image')
+    guest_image.add_argument('--mirror', help="Debian mirror (default: the controller's own apt source)")
+    guest_image.add_argument('--security-mirror', help="Debian security mirror (default: the controller's)")
+    up = sub.add_parser('up', help='start the lab')
+    up.add_argument('--image', required=True)
+    up.add_argument('--flavour', default='preloaded')
+    up.add_argument('--nodes', type=int, default=2)
+    up.add_argument('--memory', type=int, default=2048)
+    up.add_argument('--shared-disk', type=int, default=16384)
+    up.add_argument('--ssh-base-port', type=int, default=22100)
+    up.add_argument('--bmc-base-port', type=int, default=6230)
+    up.add_argument('--wait', type=int, default=0, help='seconds to wait for SSH on every node')
+    down = sub.add_parser('down', help='stop the lab and remove everything but the image cache')
+    down.add_argument('--purge', action='store_true', help='remove the image cache too')
+    sub.add_parser('status')
+    bmc = sub.add_parser('bmc')
+    bmc.add_argument('node')
+    bmc.add_argument('--user', default='admin')
+    power = sub.add_parser('power')
+    power.add_argument('node')
+    power.add_argument('action', choices=['on', 'off', 'reset', 'status'])
+    link = sub.add_parser('link', help='cut or restore a node\'s cluster link')
+    link.add_argument('node')
+    link.add_argument('state', choices=['up', 'down'])
+    args = parser.parse_args(argv)
+    global _RESULT
+    _RESULT = os.fdopen(os.dup(1), 'w')
+    os.dup2(2, 1)
+    if os.geteuid() != 0 and args.command in ('image', 'guest-image', 'up', 'down'):
+        parser.error('the lab needs root (debootstrap, chroot, network namespaces)')
+    args.dir = os.path.abspath(args.dir)
+    if getattr(args, 'image', None):
+        args.image = os.path.abspath(args.image)
+    if args.command in ('image', 'guest-image'):
+        found = host_mirrors()
+        args.mirror = args.mirror or found.get('main')
+        args.security_mirror = args.security_mirror or found.get('security')
+        if not args.mirror or not args.security_mirror:
+            parser.error('no Debian mirror found in /etc/apt; give --mirror and --security-mirror')
+    return {'image': cmd_image, 'guest-image': cmd_guest_image, 'up': cmd_up, 'down': cmd_down, 'status': cmd_status, 'bmc': cmd_bmc,
+            'power': cmd_power, 'link': cmd_link}[args.command](args)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

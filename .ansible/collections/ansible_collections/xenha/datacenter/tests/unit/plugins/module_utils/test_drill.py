@@ -1,0 +1,101 @@
+"""The drill's judgement from synthetic timelines: gaps, failovers, double runs, counters, report."""
+from __future__ import annotations
+
+from ansible_collections.xenha.datacenter.plugins.module_utils._drill import (
+    analyse, double_runs, outages, picture, stream_gaps, table,
+)
+
+
+def ups(target, service, times, down=()):
+    return [{'t': t, 'target': target, 'service': service, 'ok': t not in down, 'detail': ''} for t in times]
+
+
+def test_outage_runs_from_last_answer_to_next_answer():
+    samples = ups('x0', 'http', [1, 2, 3, 4, 5, 6], down=(3, 4))
+    assert outages(samples, 0, 10) == [(2, 5)]
+
+
+def test_outage_not_over_by_the_end_stays_open():
+    assert outages(ups('x0', 'http', [1, 2, 3], down=(2, 3)), 0, 10) == [(1, None)]
+
+
+def test_stream_gaps_are_silences_over_a_second():
+    chunks = [{'t': t, 'bytes': 100} for t in (1.0, 1.2, 1.4, 3.9, 4.1)]
+    assert stream_gaps(chunks, 0, 10) == [(1.4, 3.9)]
+
+
+def test_double_run_is_found_only_when_both_nodes_report_running_together():
+    placements = [
+        {'t': 10, 'node': 'node1', 'running': ['x0'], 'paused': []},
+        {'t': 11, 'node': 'node2', 'running': [], 'paused': ['x0']},   # incoming migration: paused
+        {'t': 12, 'node': 'node1', 'running': [], 'paused': []},
+        {'t': 13, 'node': 'node2', 'running': ['x0'], 'paused': []},
+    ]
+    assert double_runs(placements) == []
+    placements.append({'t': 14, 'node': 'node1', 'running': ['x0'], 'paused': []})
+    assert double_runs(placements) == [('x0', 14, ['node1', 'node2'])]
+
+
+def counter(t, count, resumed, boot):
+    return {'t': t, 'target': 'x0', 'service': 'counter', 'ok': True,
+            'detail': 'count=%d resumed=%d boot=%s' % (count, resumed, boot)}
+
+
+def drill(samples, events, end=100, budget=30, placements=()):
+    return analyse(samples, list(placements), events, end, budget)
+
+
+def test_failover_within_budget_passes_and_reports_lost_counts():
+    samples = ups('x0', 'http', [t for t in range(0, 100, 2)], down=(52, 54, 56))
+    samples += [counter(40, 400, 0, 'aaaa'), counter(50, 500, 0, 'aaaa'), counter(60, 488, 488, 'bbbb'),
+                counter(70, 588, 488, 'bbbb')]
+    events = [{'t': 0, 'name': 'start', 'kind': 'note'},
+              {'t': 51, 'name': 'power off node1', 'kind': 'failover', 'detected_at': 55, 'fenced_at': 60,
+               'restarted_at': 71.04}]
+    report = drill(samples, events)
+    assert report['passed'], report['failures']
+    assert report['failovers'][0]['service_back_s'] == {'x0/http': 7.0}
+    assert (report['failovers'][0]['detection_s'], report['failovers'][0]['fencing_s'],
+            report['failovers'][0]['restart_s']) == (4, 9, 20.0)
+    assert report['counters']['x0'] == {'highest': 588, 'went_back': False, 'restarts': 1, 'lost_counts': [12],
+                                        'lost_ms': [1200]}
+
+
+def test_service_back_too_late_fails():
+    samples = ups('x0', 'http', list(range(0, 100, 2)), down=tuple(range(52, 90, 2)))
+    events = [{'t': 51, 'name': 'power off node1', 'kind': 'failover'}]
+    report = drill(samples, events, budget=30)
+    assert not report['passed'] and 'x0/http back after 39 s (budget 30 s)' in report['failures'][0]
+
+
+def test_counter_going_back_without_a_restart_fails():
+    samples = ups('x0', 'http', [0, 99]) + [counter(10, 100, 0, 'aaaa'), counter(20, 90, 0, 'aaaa')]
+    report = drill(samples, [{'t': 0, 'name': 'start'}])
+    assert not report['passed'] and 'went back within one boot' in report['failures'][0]
+
+
+def test_two_nodes_at_once_fails():
+    placements = [{'t': 10, 'node': 'node1', 'running': ['x1'], 'paused': []},
+                  {'t': 11, 'node': 'node2', 'running': ['x1'], 'paused': []}]
+    report = drill(ups('x0', 'http', [0, 99]), [{'t': 0, 'name': 'start'}], placements=placements)
+    assert not report['passed'] and report['double_runs'] == 1
+
+
+def test_migration_gaps_are_reported_in_ms_per_service_of_that_guest():
+    samples = ups('x0', 'ssh', [0, 10, 10.5, 11, 11.5, 30], down=(10.5, 11))
+    samples += [{'t': t, 'target': 'x0', 'service': 'icecast', 'bytes': 10, 'ok': True} for t in (10, 12.5, 13)]
+    samples += ups('x1', 'ssh', [0, 10, 11, 30])
+    events = [{'t': 5, 'name': 'migrate x0', 'kind': 'migration', 'guest': 'x0', 'source': 'node1',
+               'target': 'node2', 'seconds': 18.2}]
+    report = drill(samples, events, end=30)
+    assert report['migrations'] == [{'guest': 'x0', 'from': 'node1', 'to': 'node2', 'seconds': 18.2,
+                                     'gaps_ms': {'x0/icecast': 2500, 'x0/ssh': 1500}}]
+
+
+def test_table_and_picture_show_the_events():
+    samples = ups('x0', 'http', list(range(0, 100, 2)), down=(52, 54))
+    report = drill(samples, [{'t': 0, 'name': 'start'}, {'t': 51, 'name': 'power off node1', 'kind': 'failover'}])
+    text = table(report)
+    assert 'PASSED' in text and 'power off node1' in text and 'x0/http' in text
+    page = picture(report)
+    assert page.startswith('<!doctype html>') and '<svg' in page and 'power off node1' in page

@@ -1,0 +1,205 @@
+"""Live migration decisions and the cluster path, against recorded crm_mon output and a fake cluster."""
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.xenha.datacenter.plugins.module_utils._migrate import (
+    MigrationError, check_capacity, decide, memory_from_domain_xml, parse_crm_mon, parse_xl_info,
+)
+from ansible_collections.xenha.datacenter.plugins.module_utils._migration import migrate_with_cluster, migrate_with_libvirt
+from ansible_collections.xenha.datacenter.plugins.module_utils._pacemaker import Pacemaker
+
+
+def crm_mon(placement, standby=(), offline=(), failed=()):
+    """crm_mon --output-as=xml, reduced to what matters: nodes and where each guest runs."""
+    nodes = ''.join('<node name="%s" id="%d" online="%s" standby="%s" standby_onfail="false" maintenance="false"/>'
+                    % (n, i, 'false' if n in offline else 'true', 'true' if n in standby else 'false')
+                    for i, n in enumerate(['node1', 'node2'], 1))
+    resources = ''.join('<resource id="guest_%s" role="%s" active="%s" failed="%s">%s</resource>'
+                        % (g, 'Started' if on else 'Stopped', 'true' if on else 'false',
+                           'true' if g in failed else 'false', ''.join('<node name="%s" id="1"/>' % n for n in on))
+                        for g, on in placement.items())
+    return ('<pacemaker-result><nodes>%s</nodes><resources>%s<clone id="disks_x0_clone"><group id="disks_x0:0">'
+            '<resource id="lvm_x0_root" role="Started"><node name="node1" id="1"/></resource></group></clone>'
+            '</resources></pacemaker-result>' % (nodes, resources))
+
+
+def test_parse_crm_mon_reads_nodes_and_guest_placement():
+    state = parse_crm_mon(crm_mon({'x0': ['node1'], 'x1': []}, standby=['node2']))
+    assert state.nodes['node1'].online and not state.nodes['node1'].standby and state.nodes['node2'].standby
+    assert state.resources['guest_x0'].nodes == ('node1',) and state.resources['guest_x1'].nodes == ()
+
+
+def test_already_on_target_is_a_no_op():
+    decision = decide(parse_crm_mon(crm_mon({'x0': ['node2']})), 'x0', 'node2')
+    assert decision.noop and decision.source == 'node2'
+
+
+@pytest.mark.parametrize('mon, guest, target, field, words', [
+    (crm_mon({'x0': ['node1']}), 'x9', 'node2', 'name', 'no resource guest_x9'),
+    (crm_mon({'x0': ['node1']}), 'x0', 'node7', 'target', 'not a cluster member'),
+    (crm_mon({'x0': ['node1']}, offline=['node2']), 'x0', 'node2', 'target', 'offline; guest x0 stays on node1'),
+    (crm_mon({'x0': ['node1']}, standby=['node2']), 'x0', 'node2', 'target', 'standby'),
+    (crm_mon({'x0': []}), 'x0', 'node2', 'name', 'not running'),
+    (crm_mon({'x0': ['node1', 'node2']}), 'x0', 'node2', 'name', 'active on node1 and node2'),
+])
+def test_refusals_name_the_field_and_where_the_guest_is(mon, guest, target, field, words):
+    with pytest.raises(MigrationError) as err:
+        decide(parse_crm_mon(mon), guest, target)
+    assert err.value.field == field and words in str(err.value)
+
+
+XL_INFO = 'host                   : node2\nfree_memory            : 900\nvirt_caps              : pv pvh hap\n'
+
+
+def test_capacity_refuses_too_little_memory_and_pv_without_shadow():
+    info = parse_xl_info(XL_INFO)
+    check_capacity('x1', 'pvh', 512, 'node2', info)
+    with pytest.raises(MigrationError, match='900 MiB free, guest x1 needs 1024 MiB'):
+        check_capacity('x1', 'pvh', 1024, 'node2', info)
+    with pytest.raises(MigrationError, match='no shadow paging'):
+        check_capacity('x1', 'pv', 128, 'node2', info)
+    check_capacity('x1', 'pv', 128, 'node2', parse_xl_info(XL_INFO.replace('pv pvh hap', 'pv pvh hap shadow')))
+
+
+def test_memory_and_type_from_domain_xml():
+    xml = ("<domain type='xen'><name>x0</name><memory unit='KiB'>131072</memory>"
+           "<os><type arch='x86_64' machine='xenpvh'>xenpvh</type></os></domain>")
+    assert memory_from_domain_xml(xml) == ('pvh', 128)
+    assert memory_from_domain_xml(xml.replace("machine='xenpvh'>xenpvh", "machine='xenpv'>linux")) == ('pv', 128)
+
+
+class FakeCluster:
+    """crm_mon / crm_resource / ssh xl info, with guests that move when told (or not)."""
+
+    def __init__(self, placement, arrives=True, xl_info=XL_INFO):
+        self.placement = placement
+        self.arrives = arrives
+        self.xl_info = xl_info
+        self.calls = []
+
+    def __call__(self, argv):
+        self.calls.append(' '.join(argv))
+        if argv[0] == 'crm_mon':
+            return 0, crm_mon(self.placement), ''
+        if argv[0] == 'ssh':
+            return 0, self.xl_info, ''
+        if '--get-parameter' in argv:
+            return 0, '/etc/xenha/guests/x0.xml\n', ''
+        if '--move' in argv and self.arrives:
+            self.placement[argv[argv.index('--resource') + 1][len('guest_'):]] = [argv[argv.index('--node') + 1]]
+        return 0, '', ''
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+XML = "<domain type='xen'><name>x0</name><memory unit='KiB'>131072</memory><os><type>xenpvh</type></os></domain>"
+
+
+def run(cluster, check_mode=False, keep=False, timeout=60):
+    clock = Clock()
+    pacemaker = Pacemaker(cluster, clock=clock, sleep=clock.sleep)
+    return migrate_with_cluster(pacemaker, cluster, lambda path: XML, 'x0', 'node2', timeout, keep=keep,
+                                check_mode=check_mode, clock=clock)
+
+
+def test_moves_through_the_cluster_then_clears_the_constraint():
+    cluster = FakeCluster({'x0': ['node1']})
+    result = run(cluster)
+    assert result['changed'] and result['source'] == 'node1' and result['now_on'] == 'node2'
+    moves = [c for c in cluster.calls if c.startswith('crm_resource --move') or c.startswith('crm_resource --clear')]
+    assert moves == ['crm_resource --move --resource guest_x0 --node node2', 'crm_resource --clear --resource guest_x0']
+
+
+def test_keep_leaves_the_constraint():
+    cluster = FakeCluster({'x0': ['node1']})
+    run(cluster, keep=True)
+    assert not any(c.startswith('crm_resource --clear') for c in cluster.calls)
+
+
+def test_check_mode_checks_everything_and_moves_nothing():
+    cluster = FakeCluster({'x0': ['node1']})
+    result = run(cluster, check_mode=True)
+    assert result['changed'] and result['now_on'] == 'node2' and cluster.placement == {'x0': ['node1']}
+    assert not any(c.startswith('crm_resource --move') for c in cluster.calls)
+
+
+def test_refused_for_memory_before_anything_moves():
+    cluster = FakeCluster({'x0': ['node1']}, xl_info=XL_INFO.replace('900', '64'))
+    with pytest.raises(MigrationError, match='64 MiB free'):
+        run(cluster)
+    assert not any(c.startswith('crm_resource --move') for c in cluster.calls)
+
+
+def test_timeout_says_where_the_guest_runs_and_clears():
+    cluster = FakeCluster({'x0': ['node1']}, arrives=False)
+    with pytest.raises(MigrationError) as err:
+        run(cluster, keep=True, timeout=5)
+    assert err.value.field == 'timeout' and 'it runs on node1 now' in str(err.value)
+    assert cluster.calls[-1] == 'crm_resource --clear --resource guest_x0'
+
+
+def test_no_op_runs_nothing_but_reads():
+    cluster = FakeCluster({'x0': ['node2']})
+    assert not run(cluster)['changed']
+    assert all(c.startswith('crm_mon') for c in cluster.calls)
+
+
+class FakeConn:
+    """What migrate_with_libvirt asks of a libvirt connection."""
+
+    def __init__(self, running=True, fail=None):
+        self.running = running
+        self.fail = fail
+        self.migrated_to = None
+
+    def lookup(self, name):
+        return name if name == 'x0' else None
+
+    def is_running(self, dom):
+        return self.running
+
+    def hostname(self):
+        return 'node1'
+
+    def live_xml(self, dom):
+        return XML
+
+    def migrate_live(self, dom, uri, timeout):
+        if self.fail:
+            raise MigrationError('timeout', self.fail)
+        self.migrated_to = uri
+
+
+def ssh_only(argv):
+    return 0, XL_INFO, ''
+
+
+def test_libvirt_path_migrates_over_ssh_and_reports():
+    conn = FakeConn()
+    result = migrate_with_libvirt(conn, ssh_only, 'x0', 'node2', 60)
+    assert result['changed'] and result['through'] == 'libvirt' and result['now_on'] == 'node2'
+    assert conn.migrated_to == 'xen+ssh://root@node2/system'
+
+
+def test_libvirt_path_no_op_and_check_mode():
+    conn = FakeConn()
+    assert not migrate_with_libvirt(conn, ssh_only, 'x0', 'node1', 60)['changed']
+    result = migrate_with_libvirt(conn, ssh_only, 'x0', 'node2', 60, check_mode=True)
+    assert result['changed'] and conn.migrated_to is None
+
+
+def test_libvirt_path_refuses_a_guest_not_running_here():
+    with pytest.raises(MigrationError, match='not running on node1'):
+        migrate_with_libvirt(FakeConn(running=False), ssh_only, 'x0', 'node2', 60)
+    with pytest.raises(MigrationError, match='not running on node1'):
+        migrate_with_libvirt(FakeConn(), ssh_only, 'x9', 'node2', 60)

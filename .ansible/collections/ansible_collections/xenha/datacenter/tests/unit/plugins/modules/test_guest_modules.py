@@ -1,0 +1,72 @@
+"""The modules' entry points: arguments in, JSON out, on libvirt's test driver."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.xenha.datacenter.plugins.modules import guest, guest_info
+
+
+def call(module, args, capsys):
+    with patch_module_args(args), pytest.raises(SystemExit) as exc:
+        module.main()
+    out = json.loads(capsys.readouterr().out)
+    out['rc'] = exc.value.code
+    return out
+
+
+def x0(tmp_path, **overrides):
+    args = dict(name='x0', uri='test:///default', state='running', memory='128M', kernel='/boot/vmlinuz',
+                root_disk={'size': '1G', 'path': str(tmp_path / 'x0.img')}, services=['ssh', 'http'],
+                _ansible_diff=True)
+    args.update(overrides)
+    return args
+
+
+def test_guest_module_converges_then_reports_no_change(test_driver, tmp_path, capsys):
+    first = call(guest, x0(tmp_path), capsys)
+    assert first['rc'] == 0 and first['changed'] and first['diff']['after']['state'] == 'running'
+    second = call(guest, x0(tmp_path), capsys)
+    assert second['rc'] == 0 and not second['changed']
+    assert second['diff']['before'] == second['diff']['after']
+
+
+def test_guest_module_check_mode(test_driver, tmp_path, capsys):
+    result = call(guest, x0(tmp_path, _ansible_check_mode=True), capsys)
+    assert result['changed'] and not (tmp_path / 'x0.img').exists()
+    assert test_driver.listAllDomains(0) and 'x0' not in [d.name() for d in test_driver.listAllDomains(0)]
+
+
+def test_guest_module_error_names_field_and_changes_nothing(test_driver, tmp_path, capsys):
+    result = call(guest, x0(tmp_path, memory='12Q'), capsys)
+    assert result['rc'] == 1 and result['failed'] and result['field'] == 'memory'
+    assert 'memory' in result['msg'] and not (tmp_path / 'x0.img').exists()
+
+
+def test_guest_module_requires_memory_unless_absent(test_driver, tmp_path, capsys):
+    result = call(guest, {'name': 'x0', 'uri': 'test:///default'}, capsys)
+    assert result['failed'] and 'memory' in result['msg']
+    assert not call(guest, {'name': 'x0', 'uri': 'test:///default', 'state': 'absent'}, capsys)['changed']
+
+
+def test_missing_libvirt_python_is_reported(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(guest, 'LIBVIRT_IMPORT_ERROR', 'ImportError: No module named libvirt')
+    result = call(guest, x0(tmp_path), capsys)
+    assert result['failed'] and 'libvirt-python' in result['msg']
+
+
+def test_guest_info_lists_guests(test_driver, tmp_path, capsys):
+    call(guest, x0(tmp_path), capsys)
+    result = call(guest_info, {'uri': 'test:///default', 'name': 'x0'}, capsys)
+    assert not result['changed'] and len(result['guests']) == 1
+    assert result['guests'][0]['services'][1]['probe'] == 'http'
+    everything = call(guest_info, {'uri': 'test:///default'}, capsys)
+    assert [g['name'] for g in everything['guests']] == sorted(g['name'] for g in everything['guests'])
+
+
+def test_guest_info_unreachable_libvirt(capsys):
+    result = call(guest_info, {'uri': 'test:///no/such/file.xml'}, capsys)
+    assert result['failed'] and result['field'] == 'uri'
