@@ -1,0 +1,54 @@
+"""The guests role's cluster configuration (templates/guests.crm.j2), rendered by Ansible itself with
+the role's defaults: what Pacemaker is told about retries and start storms."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+ROLE = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', 'roles', 'guests'))
+PLAYBOOK = os.path.join(os.path.dirname(sys.executable), 'ansible-playbook')
+
+pytestmark = pytest.mark.skipif(not os.path.exists(PLAYBOOK), reason='ansible-core is not installed beside pytest')
+
+
+def render(tmp_path, names, **overrides):
+    """Run the template lookup in a local play, as the role would, and return the rendered lines."""
+    variables = dict(__guests_names=names, __guests_config_dir='/etc/xenha/guests',
+                     guests_monitor_timeout=60, **overrides)
+    playbook = tmp_path / 'render.yml'
+    playbook.write_text(textwrap.dedent("""\
+        - hosts: localhost
+          gather_facts: false
+          vars_files: [%s/defaults/main.yml, %s/vars.json]
+          tasks:
+            - ansible.builtin.copy:
+                content: "{{ lookup('ansible.builtin.template', '%s/templates/guests.crm.j2') }}"
+                dest: %s/out.crm
+                mode: "0644"
+        """ % (ROLE, tmp_path, ROLE, tmp_path)))
+    (tmp_path / 'vars.json').write_text(json.dumps(variables))
+    env = dict(os.environ, ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_INVENTORY_UNPARSED_WARNING='false')
+    run = subprocess.run([PLAYBOOK, '-i', 'localhost,', '-c', 'local', str(playbook)],
+                         capture_output=True, text=True, env=env, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+    return (tmp_path / 'out.crm').read_text().splitlines()
+
+
+def test_guests_start_one_by_one_and_forget_failures(tmp_path):
+    lines = render(tmp_path, ['x0', 'x1', 'x2'])
+    assert lines.count('order guests_one_by_one Serialize: guest_x0 guest_x1 guest_x2') == 1
+    metas = [line.strip() for line in lines if line.strip().startswith('meta allow-migrate=true')]
+    assert metas == ['meta allow-migrate=true migration-threshold=3 failure-timeout=300s'] * 3
+
+
+def test_failures_kept_and_no_serialize_when_asked_or_alone(tmp_path):
+    lines = render(tmp_path, ['x0'], guests_failure_timeout=0, guests_start_one_by_one=True)
+    assert not [line for line in lines if 'Serialize' in line]
+    assert not [line for line in lines if 'failure-timeout' in line]
+    lines = render(tmp_path, ['x0', 'x1'], guests_start_one_by_one=False)
+    assert not [line for line in lines if 'Serialize' in line]
