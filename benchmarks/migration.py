@@ -32,7 +32,9 @@ from ansible_collections.xenha.datacenter.plugins.module_utils._drill import ser
 
 assert conftest.LINK
 GUEST, RESOURCE, ADDRESS = 'x0', 'guest_x0', '10.0.0.10'
-SERVICES = ['http', 'icecast', 'ssh']
+# A live migration pauses the whole guest, so every TCP service sees the same gap; ssh is left out
+# because ten SSH handshakes a second would load the nested guest and distort what is measured.
+SERVICES = ['http', 'icecast']
 HOME, AWAY = 'node1', 'node2'
 
 
