@@ -1,6 +1,7 @@
 """The lab as a user of it sees it: real nodes, a shared disk, a cluster network, real BMCs."""
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import time
@@ -48,6 +49,24 @@ def test_nodes_are_distinct_clones():
 def test_ssh_is_key_only(host):
     config = host.check_output('sshd -T')
     assert 'passwordauthentication no' in config and 'permitrootlogin without-password' in config
+
+
+def test_apt_goes_through_the_labs_cache():
+    """A package node1 downloads lands in the controller's cache; node2 then gets the same file from it."""
+    fetch = 'cd /tmp && rm -f hello_*.deb && apt-get -q update >/dev/null && apt-get -q download hello && sha256sum hello_*.deb'
+    log = os.path.join(LAB_DIR, 'apt-cache.log')
+    before = os.path.getsize(log)
+    first = node('node1').check_output(fetch).split()[0]
+    cached = [os.path.join(d, f) for d, _, files in os.walk(os.path.join(LAB_DIR, 'cache', 'apt'))
+              for f in files if f.startswith('hello_') and f.endswith('.deb')]
+    assert len(cached) == 1, cached
+    with open(cached[0], 'rb') as handle:
+        assert hashlib.sha256(handle.read()).hexdigest() == first
+    assert node('node2').check_output(fetch).split()[0] == first
+    with open(log, encoding='utf-8') as handle:
+        handle.seek(before)
+        served = [line for line in handle if '/hello_' in line and '" 200 ' in line]
+    assert len(served) == 2
 
 
 def test_cluster_network_reaches_peer_and_client(host):

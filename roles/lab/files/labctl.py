@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import http.server
 import inspect
 import json
 import os
@@ -26,6 +27,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 
 SUITE = 'bookworm'
 BASE_PACKAGES = [
@@ -82,6 +86,12 @@ grep -qxF "$key" /root/.ssh/authorized_keys || printf '%s\n' "$key" >> /root/.ss
 get ssh_host_ed25519_key > /etc/ssh/ssh_host_ed25519_key
 get ssh_host_ed25519_key.pub > /etc/ssh/ssh_host_ed25519_key.pub
 chmod 600 /etc/ssh/ssh_host_ed25519_key
+# The lab's apt cache on the controller (QEMU user networking maps 10.0.2.2 to its loopback).
+if [ -e "$fw/apt_proxy" ]; then
+  printf 'Acquire::http::Proxy "%s";\n' "$(get apt_proxy)" > /etc/apt/apt.conf.d/01xenha-lab-cache
+else
+  rm -f /etc/apt/apt.conf.d/01xenha-lab-cache
+fi
 if [ ! -e /etc/network/interfaces.d/cluster ]; then
   get hosts > /etc/hosts
   get cluster_interfaces > /etc/network/interfaces.d/cluster
@@ -564,6 +574,102 @@ def cmd_bmc(args):
     return 0
 
 
+# ---------------------------------------------------------------- apt cache
+
+def cached_name(url):
+    """Where a package file is kept in the cache, or None for what must always come from the mirror
+    (indexes change; files under pool/ never do once published)."""
+    parts = urllib.parse.urlsplit(url)
+    segments = parts.path.split('/')
+    if (parts.scheme != 'http' or parts.query or '/pool/' not in parts.path or '..' in segments
+            or not parts.path.endswith(('.deb', '.udeb'))):
+        return None
+    return os.path.join(parts.hostname, *[seg for seg in segments if seg])
+
+
+class AptCacheHandler(http.server.BaseHTTPRequestHandler):
+    """An HTTP proxy for the nodes' apt: package files are kept in the lab's cache and served from it
+    the next time; everything else is passed through. Only the Debian mirrors are ever contacted."""
+    protocol_version = 'HTTP/1.1'
+    FORWARDED = ('If-Modified-Since', 'If-None-Match', 'Range', 'If-Range')
+    RELAYED = ('Content-Type', 'Last-Modified', 'ETag', 'Content-Range', 'Accept-Ranges')
+
+    def do_GET(self):
+        self.serve(send_body=True)
+
+    def do_HEAD(self):
+        self.serve(send_body=False)
+
+    def serve(self, send_body):
+        host = urllib.parse.urlsplit(self.path).hostname
+        if host not in self.server.allowed:
+            return self.reply(403, {}, b'the lab apt cache only reaches the Debian mirror\n', send_body)
+        name = cached_name(self.path)
+        if name is None:
+            return self.reply(*self.upstream(self.path, forward=True), send_body=send_body)
+        path = os.path.join(self.server.cache_dir, name)
+        if not os.path.exists(path):
+            status, headers, body = self.upstream(self.path, forward=False)
+            if status != 200:
+                return self.reply(status, headers, body, send_body)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=os.path.dirname(path), delete=False) as partial:
+                partial.write(body)
+            os.replace(partial.name, path)
+            self.server.stats['fetched'] += 1
+        else:
+            self.server.stats['hits'] += 1
+        with open(path, 'rb') as handle:
+            body = handle.read()
+        return self.reply(200, {'Content-Type': 'application/vnd.debian.binary-package'}, body, send_body)
+
+    def upstream(self, url, forward):
+        headers = {k: self.headers[k] for k in self.FORWARDED if forward and self.headers.get(k)}
+        request = urllib.request.Request(url, headers=headers, method='GET')
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return response.status, response.headers, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.headers, error.read()
+        except (OSError, ValueError) as error:
+            return 502, {}, ('upstream: %s\n' % error).encode()
+
+    def reply(self, status, headers, body, send_body):
+        self.send_response(status)
+        for key in self.RELAYED:
+            if headers.get(key):
+                self.send_header(key, headers[key])
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        if send_body and status not in (204, 304):
+            self.wfile.write(body)
+
+
+def apt_cache_server(cache_dir, port, allowed, address='127.0.0.1'):
+    server = http.server.ThreadingHTTPServer((address, port), AptCacheHandler)
+    server.daemon_threads = True
+    server.cache_dir, server.allowed, server.stats = cache_dir, set(allowed), {'hits': 0, 'fetched': 0}
+    return server
+
+
+def wait_listening(port, log, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(('127.0.0.1', port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise SystemExit('labctl: nothing listens on 127.0.0.1:%d (is the port taken?); see %s' % (port, log))
+            time.sleep(0.2)
+
+
+def cmd_apt_cache(args):
+    cache_dir = os.path.join(args.dir, 'cache', 'apt')
+    os.makedirs(cache_dir, exist_ok=True)
+    apt_cache_server(cache_dir, args.port, args.allow).serve_forever()
+
+
 def keygen(path, comment):
     if not os.path.exists(path):
         run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', path])
@@ -575,7 +681,7 @@ def prepare(args):
     names = ['node%d' % i for i in range(1, args.nodes + 1)]
     config = {
         'memory_mib': args.memory, 'vcpus': 1, 'flavour': args.flavour, 'image': args.image,
-        'shared_disk_mib': args.shared_disk,
+        'shared_disk_mib': args.shared_disk, 'apt_cache_port': args.apt_cache_port,
         'nodes': [{'name': n, 'index': i + 1, 'ssh_port': args.ssh_base_port + i + 1,
                    'bmc_port': args.bmc_base_port + i + 1, 'cluster_ip': '%s.%d' % (CLUSTER_NET, i + 1)}
                   for i, n in enumerate(names)],
@@ -622,6 +728,12 @@ def prepare(args):
         for key in ('ssh_host_ed25519_key', 'ssh_host_ed25519_key.pub'):
             with open(os.path.join(ndir, key), encoding='utf-8') as handle:
                 files[key] = handle.read()
+        apt_proxy = os.path.join(fw, 'apt_proxy')
+        if args.apt_cache_port:
+            files['apt_proxy'] = 'http://10.0.2.2:%d' % args.apt_cache_port
+        elif os.path.exists(apt_proxy):
+            os.unlink(apt_proxy)
+            changed = True
         for name, text in files.items():
             path = os.path.join(fw, name)
             try:
@@ -711,6 +823,13 @@ def cmd_up(args):
              '--mod', '700'])
         changed = True
     changed |= start_client(lab)
+    if config.get('apt_cache_port'):
+        hosts = sorted({urllib.parse.urlsplit(uri).hostname for uri in host_mirrors().values()})
+        changed |= start_daemon(os.path.join(lab, 'run', 'apt-cache.pid'),
+                                [sys.executable, os.path.abspath(__file__), '--dir', lab, 'apt-cache',
+                                 '--port', str(config['apt_cache_port'])] + ['--allow=' + h for h in hosts],
+                                os.path.join(lab, 'apt-cache.log'))
+        wait_listening(config['apt_cache_port'], os.path.join(lab, 'apt-cache.log'))
     for node in config['nodes']:
         changed |= start_daemon(os.path.join(lab, 'run', 'bmc-%s.pid' % node['name']),
                                 [sys.executable, os.path.abspath(__file__), '--dir', lab, 'bmc', node['name']],
@@ -731,6 +850,7 @@ def cmd_down(args):
         for node in config['nodes']:
             changed |= Node(lab, node['name']).power_off()
             changed |= stop_pid(os.path.join(lab, 'run', 'bmc-%s.pid' % node['name']))
+    changed |= stop_pid(os.path.join(lab, 'run', 'apt-cache.pid'))
     changed |= stop_pid(os.path.join(lab, 'run', 'client-plug.pid'))
     changed |= stop_pid(os.path.join(lab, 'run', 'vde_switch.pid'))
     if netns_exists():
@@ -795,6 +915,11 @@ def main(argv=None):
     up.add_argument('--ssh-base-port', type=int, default=22100)
     up.add_argument('--bmc-base-port', type=int, default=6230)
     up.add_argument('--wait', type=int, default=0, help='seconds to wait for SSH on every node')
+    up.add_argument('--apt-cache-port', type=int, default=0,
+                    help="keep the nodes' downloaded packages in cache/apt, served on 127.0.0.1:PORT (0: off)")
+    apt_cache = sub.add_parser('apt-cache', help="the nodes' apt proxy (started by up)")
+    apt_cache.add_argument('--port', type=int, required=True)
+    apt_cache.add_argument('--allow', action='append', default=[], help='a mirror host the proxy may reach')
     down = sub.add_parser('down', help='stop the lab and remove everything but the image cache')
     down.add_argument('--purge', action='store_true', help='remove the image cache too')
     sub.add_parser('status')
@@ -823,7 +948,7 @@ def main(argv=None):
         if not args.mirror or not args.security_mirror:
             parser.error('no Debian mirror found in /etc/apt; give --mirror and --security-mirror')
     return {'image': cmd_image, 'guest-image': cmd_guest_image, 'up': cmd_up, 'down': cmd_down, 'status': cmd_status, 'bmc': cmd_bmc,
-            'power': cmd_power, 'link': cmd_link}[args.command](args)
+            'power': cmd_power, 'link': cmd_link, 'apt-cache': cmd_apt_cache}[args.command](args)
 
 
 if __name__ == '__main__':
