@@ -46,9 +46,11 @@ def outages(samples, start, end):
 
 
 def stream_gaps(chunks, start, end):
-    """[(from, to)] silences longer than STREAM_GAP_DOWN between Ogg chunks within [start, end]."""
+    """[(from, to)] silences longer than STREAM_GAP_DOWN within [start, end]: between two Ogg chunks, and
+    from `start` to the first chunk or from the last chunk to `end` (a window that opens or closes in
+    silence); a window with no chunk at all is one silence."""
     gaps = []
-    times = [c['t'] for c in chunks if start <= c['t'] <= end and c.get('bytes')]
+    times = [start] + [c['t'] for c in chunks if start <= c['t'] <= end and c.get('bytes')] + [end]
     for before, after in zip(times, times[1:]):
         if after - before > STREAM_GAP_DOWN:
             gaps.append((before, after))

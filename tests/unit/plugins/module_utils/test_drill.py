@@ -21,7 +21,15 @@ def test_outage_not_over_by_the_end_stays_open():
 
 def test_stream_gaps_are_silences_over_a_second():
     chunks = [{'t': t, 'bytes': 100} for t in (1.0, 1.2, 1.4, 3.9, 4.1)]
-    assert stream_gaps(chunks, 0, 10) == [(1.4, 3.9)]
+    assert stream_gaps(chunks, 0.5, 4.5) == [(1.4, 3.9)]
+
+
+def test_stream_silence_at_the_edges_of_a_window_counts():
+    chunks = [{'t': t, 'bytes': 100} for t in (1.0, 1.2, 1.4, 3.9, 4.1)]
+    # Silent from 4.1 to the window's end; a window with no chunk at all is silent throughout.
+    assert stream_gaps(chunks, 0, 10) == [(1.4, 3.9), (4.1, 10)]
+    assert stream_gaps(chunks, 5, 20) == [(5, 20)]
+    assert stream_gaps(chunks, -3, 1.2) == [(-3, 1.0)]
 
 
 def test_double_run_is_found_only_when_both_nodes_report_running_together():
@@ -83,7 +91,8 @@ def test_two_nodes_at_once_fails():
 
 def test_migration_gaps_are_reported_in_ms_per_service_of_that_guest():
     samples = ups('x0', 'ssh', [0, 10, 10.5, 11, 11.5, 30], down=(10.5, 11))
-    samples += [{'t': t, 'target': 'x0', 'service': 'icecast', 'bytes': 10, 'ok': True} for t in (10, 12.5, 13)]
+    samples += [{'t': t / 2, 'target': 'x0', 'service': 'icecast', 'bytes': 10, 'ok': True}
+                for t in list(range(0, 21)) + list(range(25, 61))]   # every 0.5 s, silent from 10 to 12.5
     samples += ups('x1', 'ssh', [0, 10, 11, 30])
     events = [{'t': 5, 'name': 'migrate x0', 'kind': 'migration', 'guest': 'x0', 'source': 'node1',
                'target': 'node2', 'seconds': 18.2}]
