@@ -54,7 +54,7 @@ def test_ssh_is_key_only(host):
 def test_apt_goes_through_the_labs_cache():
     """A package node1 downloads lands in the controller's cache; node2 then gets the same file from it."""
     # The image's package lists are enough to find `hello`; an `apt-get update` costs minutes under TCG.
-    fetch = 'cd /tmp && rm -f hello_*.deb && apt-get -q download hello && sha256sum hello_*.deb'
+    fetch = 'cd /tmp && rm -f hello_*.deb && apt-get -q download hello >/dev/null && sha256sum hello_*.deb'
     log = os.path.join(LAB_DIR, 'apt-cache.log')
     before = os.path.getsize(log)
     first = node('node1').check_output(fetch).split()[0]
