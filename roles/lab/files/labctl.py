@@ -680,7 +680,7 @@ def prepare(args):
     lab = args.dir
     names = ['node%d' % i for i in range(1, args.nodes + 1)]
     config = {
-        'memory_mib': args.memory, 'vcpus': 1, 'flavour': args.flavour, 'image': args.image,
+        'memory_mib': args.memory, 'vcpus': args.vcpus, 'flavour': args.flavour, 'image': args.image,
         'shared_disk_mib': args.shared_disk, 'apt_cache_port': args.apt_cache_port,
         'nodes': [{'name': n, 'index': i + 1, 'ssh_port': args.ssh_base_port + i + 1,
                    'bmc_port': args.bmc_base_port + i + 1, 'cluster_ip': '%s.%d' % (CLUSTER_NET, i + 1)}
@@ -911,6 +911,7 @@ def main(argv=None):
     up.add_argument('--flavour', default='preloaded')
     up.add_argument('--nodes', type=int, default=2)
     up.add_argument('--memory', type=int, default=2048)
+    up.add_argument('--vcpus', type=int, default=1, help='emulated CPUs per node')
     up.add_argument('--shared-disk', type=int, default=16384)
     up.add_argument('--ssh-base-port', type=int, default=22100)
     up.add_argument('--bmc-base-port', type=int, default=6230)
