@@ -7,7 +7,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.tmp/collections
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export XENHA_LAB_DIR := $(CURDIR)/lab-state
 
-.PHONY: bootstrap test lint unit build bench bench-lab bench-migration demo lab-up lab-down lab-test guests-test drill-test
+.PHONY: bootstrap test lint unit build bench bench-lab bench-migration demo lab-up lab-down lab-test guests-test iscsi-test drill-test
 
 bootstrap:
 	@scripts/bootstrap
@@ -33,6 +33,10 @@ lab-test: collection-link
 # over an hour on two cores.
 guests-test: bootstrap collection-link
 	molecule test -s guests
+
+# The shared storage attached over iSCSI (the lab's target, CHAP) under molecule; not in `test`.
+iscsi-test: bootstrap collection-link
+	molecule test -s iscsi
 
 # The failover drill under molecule (fresh lab, site.yml, drill, its criteria); not in `test`.
 drill-test: bootstrap collection-link

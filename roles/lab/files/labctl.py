@@ -4,6 +4,8 @@
 """The emulated datacenter on one machine: QEMU (TCG) nodes booting Debian 12 from disk
 with GRUB, a shared raw disk, a cluster network on a VDE switch (no host address), an
 IPMI BMC per node on 127.0.0.1, and a client network namespace on the cluster network.
+With --shared-disk-transport iscsi the shared disk is not attached to the nodes: an iSCSI
+target (tgtd, CHAP) in a storage netns on the cluster network serves it instead.
 
 Everything lives under one directory (--dir). Subcommands print one JSON line with
 `changed`, so the lab role can report idempotence honestly.
@@ -66,6 +68,12 @@ GUEST_UNUSED_MODULES = ['drivers/gpu', 'drivers/media', 'drivers/net/wireless', 
 CLUSTER_NET = '10.0.0'
 CLIENT_ADDRESS = CLUSTER_NET + '.254'
 NETNS = 'xenha-lab-client'
+# The storage box of the iSCSI transport: its own netns on the cluster network, not the client's.
+SAN_NETNS = 'xenha-lab-san'
+SAN_ADDRESS = CLUSTER_NET + '.253'
+ISCSI_PORTAL = SAN_ADDRESS + ':3260'
+ISCSI_TARGET = 'iqn.2026-11.lab.xenha:shared'
+ISCSI_CHAP_USER = 'xenha-lab'
 
 FIRSTBOOT = r'''#!/bin/sh
 # Applies the node's identity from QEMU fw_cfg at every boot (hostname, SSH host key, the
@@ -434,9 +442,14 @@ def qemu_argv(lab, config, node):
         # The node's own disk boots first; the shared disk is only data.
         '-drive', 'file=%s,if=none,id=root,format=qcow2,cache=unsafe' % os.path.join(ndir, 'disk.qcow2'),
         '-device', 'virtio-blk-pci,drive=root,bootindex=0',
-        '-drive', 'file=%s,if=none,id=shared,format=raw,cache=none,file.locking=off'
-        % os.path.join(lab, 'shared.img'),
-        '-device', 'virtio-blk-pci,drive=shared,share-rw=on,serial=xenha-shared',
+    ]
+    if config.get('shared_disk_transport', 'virtio') == 'virtio':
+        argv += [
+            '-drive', 'file=%s,if=none,id=shared,format=raw,cache=none,file.locking=off'
+            % os.path.join(lab, 'shared.img'),
+            '-device', 'virtio-blk-pci,drive=shared,share-rw=on,serial=xenha-shared',
+        ]
+    argv += [
         '-netdev', 'user,id=mgmt,hostfwd=tcp:127.0.0.1:%d-:22' % node['ssh_port'],
         '-device', 'virtio-net-pci,netdev=mgmt,romfile=,mac=52:54:00:00:01:%02x' % index,
         '-netdev', 'vde,id=cluster,sock=%s' % os.path.join(lab, 'cluster.vde'),
@@ -681,7 +694,8 @@ def prepare(args):
     names = ['node%d' % i for i in range(1, args.nodes + 1)]
     config = {
         'memory_mib': args.memory, 'vcpus': args.vcpus, 'flavour': args.flavour, 'image': args.image,
-        'shared_disk_mib': args.shared_disk, 'apt_cache_port': args.apt_cache_port,
+        'shared_disk_mib': args.shared_disk, 'shared_disk_transport': args.shared_disk_transport,
+        'apt_cache_port': args.apt_cache_port,
         'nodes': [{'name': n, 'index': i + 1, 'ssh_port': args.ssh_base_port + i + 1,
                    'bmc_port': args.bmc_base_port + i + 1, 'cluster_ip': '%s.%d' % (CLUSTER_NET, i + 1)}
                   for i, n in enumerate(names)],
@@ -703,6 +717,10 @@ def prepare(args):
     if not os.path.exists(password_file):
         write(password_file, secrets.token_urlsafe(12) + '\n', 0o600)  # IPMI 2.0 passwords: at most 20 bytes
         changed = True
+    chap_file = os.path.join(secrets_dir, 'iscsi-chap-password')
+    if args.shared_disk_transport == 'iscsi' and not os.path.exists(chap_file):
+        write(chap_file, secrets.token_urlsafe(12) + '\n', 0o600)  # 16 characters: what most targets accept
+        changed = True
     with open(os.path.join(secrets_dir, 'id_ed25519.pub'), encoding='utf-8') as handle:
         authorized = handle.read()
     shared = os.path.join(lab, 'shared.img')
@@ -712,6 +730,8 @@ def prepare(args):
         changed = True
     hosts = '127.0.0.1 localhost\n' + ''.join('%s %s\n' % (n['cluster_ip'], n['name']) for n in config['nodes'])
     hosts += '%s client\n' % CLIENT_ADDRESS
+    if args.shared_disk_transport == 'iscsi':
+        hosts += '%s san\n' % SAN_ADDRESS
     known = []
     for node in config['nodes']:
         ndir = node_dir(lab, node['name'])
@@ -754,42 +774,96 @@ def prepare(args):
     return changed
 
 
-def start_daemon(pidfile, argv, logfile):
+def start_daemon(pidfile, argv, logfile, env=None):
     if pid_alive(pidfile):
         return False
     with open(logfile, 'ab') as log:
-        proc = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
+                                env=env)
     write(pidfile, '%d\n' % proc.pid)
     return True
 
 
-def netns_exists():
-    return NETNS in subprocess.run(['ip', 'netns', 'list'], capture_output=True, text=True).stdout.split()
+def netns_exists(name=NETNS):
+    return name in subprocess.run(['ip', 'netns', 'list'], capture_output=True, text=True).stdout.split()
+
+
+def start_netns(lab, name, address, pidfile):
+    """A netns whose tap (lab0) sits on the cluster network's VDE switch."""
+    changed = False
+    if not netns_exists(name):
+        run(['ip', 'netns', 'add', name])
+        changed = True
+    if not pid_alive(pidfile):
+        # vde_plug2tap creates the tap in the namespace it runs in.
+        run(['ip', 'netns', 'exec', name, 'vde_plug2tap', '--daemon', '--pidfile', pidfile,
+             '--sock', os.path.join(lab, 'cluster.vde'), 'lab0'])
+        for _ in range(50):
+            if subprocess.run(['ip', '-n', name, 'link', 'show', 'lab0'], capture_output=True).returncode == 0:
+                break
+            time.sleep(0.1)
+        run(['ip', '-n', name, 'link', 'set', 'lo', 'up'])
+        run(['ip', '-n', name, 'addr', 'replace', address + '/24', 'dev', 'lab0'])
+        run(['ip', '-n', name, 'link', 'set', 'lab0', 'up'])
+        changed = True
+    return changed
 
 
 def start_client(lab):
-    """The demo's laptop: a netns whose tap sits on the cluster network's VDE switch."""
-    changed = False
+    """The demo's laptop."""
     # The client's Python for Ansible: one executable path (an interpreter with arguments fails).
     write(os.path.join(lab, 'client-python'), '#!/bin/sh\nexec ip netns exec %s /usr/bin/python3 "$@"\n' % NETNS,
           0o755)
-    if not netns_exists():
-        run(['ip', 'netns', 'add', NETNS])
-        changed = True
-    pidfile = os.path.join(lab, 'run', 'client-plug.pid')
-    if not pid_alive(pidfile):
-        # vde_plug2tap creates the tap in the namespace it runs in.
-        run(['ip', 'netns', 'exec', NETNS, 'vde_plug2tap', '--daemon', '--pidfile', pidfile,
-             '--sock', os.path.join(lab, 'cluster.vde'), 'lab0'])
-        for _ in range(50):
-            if subprocess.run(['ip', '-n', NETNS, 'link', 'show', 'lab0'], capture_output=True).returncode == 0:
+    return start_netns(lab, NETNS, CLIENT_ADDRESS, os.path.join(lab, 'run', 'client-plug.pid'))
+
+
+def tgt_programs(lab):
+    """tgtd and tgtadm: the host's, else unpacked from Debian's tgt package into the lab's cache (installing
+    the package would also start a system-wide target on every interface)."""
+    if os.path.exists('/usr/sbin/tgtd') and os.path.exists('/usr/sbin/tgtadm'):
+        return '/usr/sbin/tgtd', '/usr/sbin/tgtadm'
+    root = os.path.join(lab, 'cache', 'tgt')
+    tgtd, tgtadm = os.path.join(root, 'usr/sbin/tgtd'), os.path.join(root, 'usr/sbin/tgtadm')
+    if not os.path.exists(tgtd):
+        with tempfile.TemporaryDirectory(dir=lab) as tmp:
+            run(['apt-get', 'download', 'tgt'], cwd=tmp, stdout=subprocess.DEVNULL)
+            debs = [name for name in os.listdir(tmp) if name.endswith('.deb')]
+            run(['dpkg-deb', '-x', os.path.join(tmp, debs[0]), root])
+    return tgtd, tgtadm
+
+
+def start_san(lab):
+    """The iSCSI storage box: tgtd in its own netns, one target, LUN 1 = shared.img, CHAP required."""
+    changed = start_netns(lab, SAN_NETNS, SAN_ADDRESS, os.path.join(lab, 'run', 'san-plug.pid'))
+    tgtd, tgtadm = tgt_programs(lab)
+    # tgtd's control socket lives in the lab (its default is /run/tgtd).
+    env = dict(os.environ, TGT_IPC_SOCKET=os.path.join(lab, 'run', 'tgtd'))
+    started = start_daemon(os.path.join(lab, 'run', 'tgtd.pid'),
+                           ['ip', 'netns', 'exec', SAN_NETNS, tgtd, '-f', '--iscsi', 'portal=' + ISCSI_PORTAL],
+                           os.path.join(lab, 'tgtd.log'), env)
+    if not started:
+        return changed
+
+    def tgtadm_run(*args):
+        deadline = time.monotonic() + 10
+        while True:
+            result = subprocess.run([tgtadm, '--lld', 'iscsi'] + list(args), env=env, capture_output=True, text=True)
+            if result.returncode == 0 or time.monotonic() > deadline:
                 break
-            time.sleep(0.1)
-        run(['ip', '-n', NETNS, 'link', 'set', 'lo', 'up'])
-        run(['ip', '-n', NETNS, 'addr', 'replace', CLIENT_ADDRESS + '/24', 'dev', 'lab0'])
-        run(['ip', '-n', NETNS, 'link', 'set', 'lab0', 'up'])
-        changed = True
-    return changed
+            time.sleep(0.2)  # tgtd is still creating its socket
+        if result.returncode:
+            raise SystemExit('labctl: tgtadm %s: %s; see %s/tgtd.log' % (' '.join(args[:4]), result.stderr, lab))
+
+    with open(os.path.join(lab, 'secrets', 'iscsi-chap-password'), encoding='utf-8') as handle:
+        password = handle.read().strip()
+    tgtadm_run('--op', 'new', '--mode', 'target', '--tid', '1', '-T', ISCSI_TARGET)
+    tgtadm_run('--op', 'new', '--mode', 'logicalunit', '--tid', '1', '--lun', '1',
+               '-b', os.path.join(lab, 'shared.img'))
+    tgtadm_run('--op', 'new', '--mode', 'account', '--user', ISCSI_CHAP_USER, '--password', password)
+    tgtadm_run('--op', 'bind', '--mode', 'account', '--tid', '1', '--user', ISCSI_CHAP_USER)
+    # Only the cluster network reaches this netns; CHAP decides who logs in.
+    tgtadm_run('--op', 'bind', '--mode', 'target', '--tid', '1', '-I', 'ALL')
+    return True
 
 
 def wait_ssh(lab, nodes, timeout):
@@ -823,6 +897,8 @@ def cmd_up(args):
              '--mod', '700'])
         changed = True
     changed |= start_client(lab)
+    if config.get('shared_disk_transport') == 'iscsi':
+        changed |= start_san(lab)
     if config.get('apt_cache_port'):
         hosts = sorted({urllib.parse.urlsplit(uri).hostname for uri in host_mirrors().values()})
         changed |= start_daemon(os.path.join(lab, 'run', 'apt-cache.pid'),
@@ -851,11 +927,13 @@ def cmd_down(args):
             changed |= Node(lab, node['name']).power_off()
             changed |= stop_pid(os.path.join(lab, 'run', 'bmc-%s.pid' % node['name']))
     changed |= stop_pid(os.path.join(lab, 'run', 'apt-cache.pid'))
-    changed |= stop_pid(os.path.join(lab, 'run', 'client-plug.pid'))
-    changed |= stop_pid(os.path.join(lab, 'run', 'vde_switch.pid'))
-    if netns_exists():
-        run(['ip', 'netns', 'delete', NETNS])
-        changed = True
+    changed |= stop_pid(os.path.join(lab, 'run', 'tgtd.pid'))
+    for plug in ('client-plug.pid', 'san-plug.pid', 'vde_switch.pid'):
+        changed |= stop_pid(os.path.join(lab, 'run', plug))
+    for name in (NETNS, SAN_NETNS):
+        if netns_exists(name):
+            run(['ip', 'netns', 'delete', name])
+            changed = True
     keep = {'cache'} if not args.purge else set()
     if os.path.isdir(lab):
         for name in os.listdir(lab):
@@ -913,6 +991,8 @@ def main(argv=None):
     up.add_argument('--memory', type=int, default=2048)
     up.add_argument('--vcpus', type=int, default=1, help='emulated CPUs per node')
     up.add_argument('--shared-disk', type=int, default=16384)
+    up.add_argument('--shared-disk-transport', choices=['virtio', 'iscsi'], default='virtio',
+                    help='virtio: attached to every node; iscsi: served by the lab\'s iSCSI target')
     up.add_argument('--ssh-base-port', type=int, default=22100)
     up.add_argument('--bmc-base-port', type=int, default=6230)
     up.add_argument('--wait', type=int, default=0, help='seconds to wait for SSH on every node')

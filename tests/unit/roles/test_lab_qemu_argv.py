@@ -1,0 +1,37 @@
+"""The node's QEMU command line from the lab's settings: CPUs, and where the shared disk comes from."""
+from __future__ import annotations
+
+import importlib.util
+import os
+from importlib.machinery import SourceFileLoader
+
+LABCTL = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'roles', 'lab', 'files', 'labctl.py')
+
+
+def load_labctl():
+    loader = SourceFileLoader('labctl', LABCTL)
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
+    loader.exec_module(module)
+    return module
+
+
+labctl = load_labctl()
+NODE = {'name': 'node1', 'index': 1, 'ssh_port': 22101, 'bmc_port': 6231, 'cluster_ip': '10.0.0.1'}
+
+
+def argv(tmp_path, **config):
+    os.makedirs(tmp_path / 'nodes' / 'node1' / 'fw')
+    (tmp_path / 'nodes' / 'node1' / 'fw' / 'hostname').write_text('node1\n')
+    return labctl.qemu_argv(str(tmp_path), dict({'memory_mib': 2048, 'vcpus': 1}, **config), NODE)
+
+
+def test_virtio_transport_attaches_the_shared_disk_to_the_node(tmp_path):
+    line = ' '.join(argv(tmp_path, shared_disk_transport='virtio'))
+    assert 'file=%s,' % (tmp_path / 'shared.img') in line and 'serial=xenha-shared' in line
+
+
+def test_iscsi_transport_leaves_the_shared_disk_to_the_target(tmp_path):
+    line = ' '.join(argv(tmp_path, shared_disk_transport='iscsi', vcpus=2))
+    assert 'shared.img' not in line and 'xenha-shared' not in line
+    assert '-smp 2' in line
+    assert 'name=opt/xenha/hostname,file=' in line
