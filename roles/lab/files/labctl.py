@@ -989,7 +989,7 @@ def main(argv=None):
     up.add_argument('--flavour', default='preloaded')
     up.add_argument('--nodes', type=int, default=2)
     up.add_argument('--memory', type=int, default=2048)
-    up.add_argument('--vcpus', type=int, default=1, help='emulated CPUs per node')
+    up.add_argument('--vcpus', type=int, default=2, help='emulated CPUs per node')
     up.add_argument('--shared-disk', type=int, default=16384)
     up.add_argument('--shared-disk-transport', choices=['virtio', 'iscsi'], default='virtio',
                     help='virtio: attached to every node; iscsi: served by the lab\'s iSCSI target')
