@@ -13,7 +13,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from ansible_collections.xenha.datacenter.plugins.module_utils._spec import (
-    Disk, Interface, Service, Spec,
+    Disk, Interface, Service, Spec, normalise_cpuset,
 )
 
 METADATA_NS = 'urn:xenha:datacenter:guest:1'
@@ -73,7 +73,10 @@ def build_domain_xml(spec, uuid=None):
     metadata.append(metadata_element(spec))
     _sub(domain, 'memory', spec.max_memory_mib * 1024, unit='KiB')
     _sub(domain, 'currentMemory', spec.memory_mib * 1024, unit='KiB')
-    _sub(domain, 'vcpu', spec.vcpus, placement='static')
+    if spec.cpuset:
+        _sub(domain, 'vcpu', spec.vcpus, placement='static', cpuset=spec.cpuset)
+    else:
+        _sub(domain, 'vcpu', spec.vcpus, placement='static')
     if spec.bootloader:
         _sub(domain, 'bootloader', spec.bootloader)
     os_element = _sub(domain, 'os')
@@ -202,6 +205,7 @@ def parse_domain_xml(xml):
         cmdline=_text(domain, 'os/cmdline'),
         bootloader=_text(domain, 'bootloader'),
         cpu_disable_features=features,
+        cpuset=normalise_cpuset(domain.find('vcpu').get('cpuset', '') if domain.find('vcpu') is not None else ''),
         disks=tuple(disks),
         interfaces=tuple(interfaces),
         services=tuple(services),

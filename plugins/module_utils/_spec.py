@@ -96,6 +96,8 @@ class Spec:
     cmdline: str = ''
     bootloader: str = ''
     cpu_disable_features: tuple = ()
+    # Physical CPUs the guest's vCPUs may run on, in libvirt's canonical form ('' = any).
+    cpuset: str = ''
     disks: tuple = ()
     interfaces: tuple = ()
     services: tuple = ()
@@ -306,6 +308,35 @@ def _normalise_services(services):
     return tuple(result)
 
 
+_CPUSET_PART_RE = re.compile(r'^(\^?)(\d+)(?:-(\d+))?$')
+
+
+def normalise_cpuset(value, field_name='cpuset'):
+    """libvirt's cpuset syntax ('1-3', '0-7,^0', '1,3') as libvirt writes it back ('1-3', '1-7', '1,3')."""
+    if value in (None, ''):
+        return ''
+    wanted, excluded = set(), set()
+    for part in str(value).split(','):
+        match = _CPUSET_PART_RE.match(part.strip())
+        if not match:
+            raise SpecError(field_name, "expected CPU numbers and ranges such as '1-3' or '2,4' (with ^N to leave "
+                                        "one out), got %r" % (value,))
+        first = int(match.group(2))
+        last = int(match.group(3)) if match.group(3) else first
+        if last < first:
+            raise SpecError(field_name, 'range %s runs backwards in %r' % (part.strip(), value))
+        (excluded if match.group(1) else wanted).update(range(first, last + 1))
+    cpus = sorted(wanted - excluded)
+    if not cpus:
+        raise SpecError(field_name, '%r leaves no CPU to run on' % (value,))
+    ranges, start = [], cpus[0]
+    for previous, cpu in zip(cpus, cpus[1:] + [None]):
+        if cpu != previous + 1:
+            ranges.append(str(start) if start == previous else '%d-%d' % (start, previous))
+            start = cpu
+    return ','.join(ranges)
+
+
 def build_spec(params):
     """Validate the module's parameters and return a `Spec`.
 
@@ -359,6 +390,7 @@ def build_spec(params):
         cmdline=params.get('cmdline') or '',
         bootloader=bootloader,
         cpu_disable_features=features,
+        cpuset=normalise_cpuset(params.get('cpuset')),
         disks=_normalise_disks(name, params.get('root_disk'), params.get('swap'), params.get('disks'),
                                params.get('storage_vg') or ''),
         interfaces=_normalise_interfaces(name, params.get('interfaces')),

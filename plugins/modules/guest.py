@@ -79,6 +79,13 @@ options:
     type: list
     elements: str
     default: []
+  cpuset:
+    description:
+      - Physical CPUs the guest's vCPUs may run on, in libvirt's syntax (V(1-3), V(2,4), V(0-7,^0)); default any.
+      - Keeping guests off the CPUs dom0 is pinned to (Xen's C(dom0_vcpus_pin)) gives dom0, which carries every
+        guest's disk and network I/O and the cluster stack, CPU time of its own.
+      - A change applies at the guest's next start.
+    type: str
   storage_vg:
     description: Volume group for disks that give neither C(vg) nor C(path); LVs are named C(<name>-<disk>).
     type: str
@@ -275,6 +282,7 @@ def argument_spec():
         cmdline=dict(type='str'),
         bootloader=dict(type='str'),
         cpu_disable_features=dict(type='list', elements='str', default=[]),
+        cpuset=dict(type='str'),
         storage_vg=dict(type='str'),
         root_disk=dict(type='dict', options=DISK_OPTIONS),
         swap=dict(type='dict', options=DISK_OPTIONS),

@@ -67,3 +67,11 @@ def test_parse_libvirt_output_with_foreign_parts():
     assert spec.interfaces[0].mac == '00:16:3e:aa:bb:cc' and spec.interfaces[0].bridge == 'xenbr1'
     assert domain_uuid(xml) == '11111111-2222-3333-4444-555555555555'
     assert domain_macs(xml) == ['00:16:3e:aa:bb:cc']
+
+
+def test_cpuset_goes_on_the_vcpu_element_and_round_trips():
+    spec = spec_for(cpuset='1-3,^2')
+    root = ET.fromstring(build_domain_xml(spec))
+    assert root.find('vcpu').get('cpuset') == '1,3'
+    assert parse_domain_xml(build_domain_xml(spec)) == spec
+    assert ET.fromstring(build_domain_xml(spec_for())).find('vcpu').get('cpuset') is None

@@ -144,3 +144,12 @@ def test_restart_pending_compares_live_and_persistent():
     assert not p.restart_pending(p.Observed(spec=spec, running=True, live_spec=spec))
     assert p.restart_pending(p.Observed(spec=spec_for(vcpus=2), running=True, live_spec=spec))
     assert not p.restart_pending(p.Observed(spec=spec_for(vcpus=2), running=False))
+
+
+def test_cpuset_change_applies_at_next_boot():
+    before, desired = spec_for(), spec_for(cpuset='1')
+    observed = p.Observed(spec=before, running=True, disk_sizes=sizes(before), live_spec=before)
+    plan = p.make_plan(desired, 'running', observed, xml='<domain/>')
+    assert 'cpuset: any -> 1 (next boot)' in plan.changes and 'cpuset' in plan.next_boot
+    assert p.DEFINE in kinds(plan) and p.START not in kinds(plan)
+    assert plan.diff['after']['cpuset'] == '1'

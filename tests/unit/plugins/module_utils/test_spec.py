@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.xenha.datacenter.plugins.module_utils._spec import (
-    SERVICE_CATALOGUE, SpecError, build_spec, derive_mac, format_mib, parse_size,
+    SERVICE_CATALOGUE, SpecError, build_spec, derive_mac, format_mib, normalise_cpuset, parse_size,
 )
 
 
@@ -98,6 +98,9 @@ def test_invalid_names_are_refused(name):
     (dict(services=[{'name': 'ssh', 'probe': 'ping'}]), 'services[0].probe'),
     (dict(services=[{'name': 'ssh', 'colour': 'red'}]), 'services[0]'),
     (dict(cpu_disable_features=['rdtscp; rm -rf']), 'cpu_disable_features'),
+    (dict(cpuset='1;2'), 'cpuset'),
+    (dict(cpuset='3-1'), 'cpuset'),
+    (dict(cpuset='1,^1'), 'cpuset'),
 ])
 def test_bad_input_names_the_field(overrides, field):
     with pytest.raises(SpecError) as err:
@@ -133,3 +136,11 @@ def test_file_and_block_disks():
 def test_pv_with_bootloader_and_hvm_without_kernel():
     assert build_spec(params(type='pv', kernel=None, bootloader='/usr/lib/xen-4.17/bin/pygrub')).bootloader
     assert build_spec(params(type='hvm', kernel=None)).type == 'hvm'
+
+
+@pytest.mark.parametrize('value, canonical', [
+    (None, ''), ('', ''), ('1', '1'), ('1,2,3', '1-3'), ('0-7,^0', '1-7'), ('3, 1', '1,3'), ('0-3,^1-2', '0,3'),
+])
+def test_cpuset_is_kept_the_way_libvirt_writes_it(value, canonical):
+    assert normalise_cpuset(value) == canonical
+    assert build_spec(params(cpuset=value)).cpuset == canonical
