@@ -84,7 +84,9 @@ options:
       - Physical CPUs the guest's vCPUs may run on, in libvirt's syntax (V(1-3), V(2,4), V(0-7,^0)); default any.
       - Keeping guests off the CPUs dom0 is pinned to (Xen's C(dom0_vcpus_pin)) gives dom0, which carries every
         guest's disk and network I/O and the cluster stack, CPU time of its own.
-      - A change applies at the guest's next start.
+      - Written into the definition (C(<vcpu cpuset>)). libvirt's libxl driver in Debian 12 keeps it there but does
+        not pin the vCPUs when it starts a guest; the P(xenha.datacenter.guests#role) role runs a per-node
+        watcher that does (C(xl vcpu-pin)) for every guest that starts or arrives.
     type: str
   storage_vg:
     description: Volume group for disks that give neither C(vg) nor C(path); LVs are named C(<name>-<disk>).
