@@ -3,24 +3,14 @@ fetched once and then served from the cache, indexes always come from the mirror
 from __future__ import annotations
 
 import http.server
-import importlib.util
 import os
 import threading
 import urllib.error
 import urllib.request
-from importlib.machinery import SourceFileLoader
 
 import pytest
 
-LABCTL = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'roles', 'lab', 'files', 'labctl.py')
-
-
-def load_labctl():
-    loader = SourceFileLoader('labctl', LABCTL)
-    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
-    loader.exec_module(module)
-    return module
-
+from lab_script import load_labctl
 
 labctl = load_labctl()
 

@@ -1,19 +1,9 @@
 """The node's QEMU command line from the lab's settings: CPUs, and where the shared disk comes from."""
 from __future__ import annotations
 
-import importlib.util
 import os
-from importlib.machinery import SourceFileLoader
 
-LABCTL = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'roles', 'lab', 'files', 'labctl.py')
-
-
-def load_labctl():
-    loader = SourceFileLoader('labctl', LABCTL)
-    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
-    loader.exec_module(module)
-    return module
-
+from lab_script import load_labctl
 
 labctl = load_labctl()
 NODE = {'name': 'node1', 'index': 1, 'ssh_port': 22101, 'bmc_port': 6231, 'cluster_ip': '10.0.0.1'}
