@@ -48,3 +48,10 @@ def test_failures_kept_and_no_serialize_when_asked_or_alone(tmp_path):
     assert not [line for line in lines if 'failure-timeout' in line]
     lines = render(tmp_path, ['x0', 'x1'], guests_start_one_by_one=False)
     assert not [line for line in lines if 'Serialize' in line]
+
+
+def test_live_migration_stream_rides_ssh(tmp_path):
+    lines = render(tmp_path, ['x0', 'x1'])
+    params = [line.strip() for line in lines if 'ocf:heartbeat:VirtualDomain' in line or 'migrate_options' in line]
+    assert [p for p in params if p.startswith('migrate_options')] == ['migrate_options="--p2p --tunnelled" \\'] * 2
+    assert sum('migration_transport=ssh' in line for line in lines) == 2
