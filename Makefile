@@ -7,7 +7,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.tmp/collections
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export XENHA_LAB_DIR := $(CURDIR)/lab-state
 
-.PHONY: bootstrap test lint unit build bench bench-lab bench-migration demo lab-up lab-down lab-test guests-test plain-test iscsi-test three-test drill-test
+.PHONY: bootstrap test lint unit build bench bench-lab bench-migration demo lab-up lab-down lab-test guests-test plain-test iscsi-test three-test qdevice-test drill-test
 
 bootstrap:
 	@scripts/bootstrap
@@ -46,6 +46,10 @@ iscsi-test: bootstrap collection-link
 # Three members: majority quorum, a member cut off is fenced and rejoins; not in `test`.
 three-test: bootstrap collection-link
 	molecule test -s three
+
+# Two members and a quorum arbiter (corosync-qnetd on the lab's third node); not in `test`.
+qdevice-test: bootstrap collection-link
+	molecule test -s qdevice
 
 # The failover drill under molecule (fresh lab, site.yml, drill, its criteria); not in `test`.
 drill-test: bootstrap collection-link
