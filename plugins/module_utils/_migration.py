@@ -6,18 +6,19 @@ never fights it); any other guest through libvirt peer-to-peer live migration.""
 
 from __future__ import annotations
 
+import socket
 import time
 
 from ansible_collections.xenha.datacenter.plugins.module_utils._migrate import (
     RESOURCE_PREFIX, MigrationError, check_capacity, decide, memory_from_domain_xml,
 )
-from ansible_collections.xenha.datacenter.plugins.module_utils._pacemaker import remote_xl_info
+from ansible_collections.xenha.datacenter.plugins.module_utils._pacemaker import target_xl_info
 
 
-def _checked_and_dry(result, run, domain_xml, check_mode):
+def _checked_and_dry(result, run, domain_xml, check_mode, here):
     """Refuse a target that cannot take the guest; mark the move; True when only checking."""
     kind, memory_mib = memory_from_domain_xml(domain_xml)
-    check_capacity(result['guest'], kind, memory_mib, result['target'], remote_xl_info(run, result['target']))
+    check_capacity(result['guest'], kind, memory_mib, result['target'], target_xl_info(run, result['target'], here))
     result['changed'] = True
     if check_mode:
         result['now_on'] = result['target']
@@ -25,14 +26,15 @@ def _checked_and_dry(result, run, domain_xml, check_mode):
 
 
 def migrate_with_cluster(pacemaker, run, read_file, name, target, timeout, keep=False, check_mode=False,
-                         clock=time.monotonic):
+                         clock=time.monotonic, here=None):
     rid = RESOURCE_PREFIX + name
     decision = decide(pacemaker.state(), name, target)
     result = {'guest': name, 'source': decision.source, 'target': target, 'now_on': decision.source,
               'through': 'cluster', 'changed': False, 'seconds': 0.0}
     if decision.noop:
         return result
-    if _checked_and_dry(result, run, read_file(pacemaker.parameter(rid, 'config')), check_mode):
+    if _checked_and_dry(result, run, read_file(pacemaker.parameter(rid, 'config')), check_mode,
+                        here or socket.gethostname()):
         return result
     started = clock()
     pacemaker.move(rid, target)
@@ -65,7 +67,7 @@ def migrate_with_libvirt(conn, run, name, target, timeout, check_mode=False, clo
               'changed': False, 'seconds': 0.0}
     if target in (source, source.split('.')[0]):
         return result
-    if _checked_and_dry(result, run, conn.live_xml(dom), check_mode):
+    if _checked_and_dry(result, run, conn.live_xml(dom), check_mode, source):
         return result
     started = clock()
     conn.migrate_live(dom, 'xen+ssh://root@%s/system' % target, timeout)

@@ -55,8 +55,14 @@ class Pacemaker:
             self._sleep(poll)
 
 
-def remote_xl_info(run, node):
-    """`xl info` on another dom0, over the dom0-to-dom0 SSH that live migration uses."""
+def target_xl_info(run, node, here):
+    """`xl info` of the target dom0: read here when the module runs on it (a dom0 does not pin its own
+    host key), else over the dom0-to-dom0 SSH that live migration uses."""
+    if node.split('.')[0] == here.split('.')[0]:
+        rc, out, err = run(['xl', 'info'])
+        if rc != 0:
+            raise MigrationError('target', 'cannot read xl info on %s: %s' % (node, (err or out).strip()))
+        return parse_xl_info(out)
     rc, out, err = run(['ssh', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10', node, 'xl', 'info'])
     if rc != 0:
         raise MigrationError('target', 'cannot read xl info on %s over SSH: %s' % (node, (err or out).strip()))

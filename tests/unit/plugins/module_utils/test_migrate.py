@@ -82,7 +82,7 @@ class FakeCluster:
         self.calls.append(' '.join(argv))
         if argv[0] == 'crm_mon':
             return 0, crm_mon(self.placement), ''
-        if argv[0] == 'ssh':
+        if argv[0] == 'ssh' or argv[:2] == ['xl', 'info']:
             return 0, self.xl_info, ''
         if '--get-parameter' in argv:
             return 0, '/etc/xenha/guests/x0.xml\n', ''
@@ -105,11 +105,11 @@ class Clock:
 XML = "<domain type='xen'><name>x0</name><memory unit='KiB'>131072</memory><os><type>xenpvh</type></os></domain>"
 
 
-def run(cluster, check_mode=False, keep=False, timeout=60):
+def run(cluster, check_mode=False, keep=False, timeout=60, target='node2', here='node1'):
     clock = Clock()
     pacemaker = Pacemaker(cluster, clock=clock, sleep=clock.sleep)
-    return migrate_with_cluster(pacemaker, cluster, lambda path: XML, 'x0', 'node2', timeout, keep=keep,
-                                check_mode=check_mode, clock=clock)
+    return migrate_with_cluster(pacemaker, cluster, lambda path: XML, 'x0', target, timeout, keep=keep,
+                                check_mode=check_mode, clock=clock, here=here)
 
 
 def test_moves_through_the_cluster_then_clears_the_constraint():
@@ -118,6 +118,18 @@ def test_moves_through_the_cluster_then_clears_the_constraint():
     assert result['changed'] and result['source'] == 'node1' and result['now_on'] == 'node2'
     moves = [c for c in cluster.calls if c.startswith('crm_resource --move') or c.startswith('crm_resource --clear')]
     assert moves == ['crm_resource --move --resource guest_x0 --node node2', 'crm_resource --clear --resource guest_x0']
+
+
+def test_target_memory_read_over_ssh_or_here_when_the_module_runs_on_the_target():
+    cluster = FakeCluster({'x0': ['node1']})
+    run(cluster)
+    assert [c for c in cluster.calls if c.endswith('xl info')] == [
+        'ssh -o BatchMode=yes -o ConnectTimeout=10 node2 xl info']
+    # The drill moves x0 back to node1 with the module running on node1: no SSH to itself.
+    cluster = FakeCluster({'x0': ['node2']})
+    result = run(cluster, target='node1', here='node1.lab')
+    assert result['now_on'] == 'node1'
+    assert [c for c in cluster.calls if c.endswith('xl info')] == ['xl info']
 
 
 def test_keep_leaves_the_constraint():
