@@ -25,10 +25,11 @@ build: collection-link
 	scripts/check-build
 
 # The lab itself, on real emulated nodes: boot, SSH, shared disk, cluster network, real fencing; then
-# the cluster converged twice and checked.
+# the cluster converged twice and checked; then the hypervisor role's install path on a plain node.
 lab-test: collection-link
 	molecule test -s lab
 	molecule test -s default
+	molecule test -s plain
 
 # All of site.yml (guests and services included) under molecule, with its checks; not in `test`:
 # over an hour on two cores.
