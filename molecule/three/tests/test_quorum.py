@@ -26,8 +26,12 @@ def online(host):
 
 
 def qemu_pid(name):
-    with open(os.path.join(LAB_DIR, 'nodes', name, 'qemu.pid'), encoding='ascii') as handle:
-        return handle.read().strip()
+    """The node's QEMU process, or None while it is powered off (the BMC removes the file)."""
+    try:
+        with open(os.path.join(LAB_DIR, 'nodes', name, 'qemu.pid'), encoding='ascii') as handle:
+            return handle.read().strip()
+    except FileNotFoundError:
+        return None
 
 
 def test_majority_quorum_of_three(host):
