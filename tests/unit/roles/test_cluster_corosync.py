@@ -2,38 +2,14 @@
 the quorum section for two members, three members, and two members with a quorum arbiter."""
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import textwrap
-
-ROLE = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', 'roles', 'cluster'))
-PLAYBOOK = os.path.join(os.path.dirname(sys.executable), 'ansible-playbook')
+from role_template import render_template
 
 
 def render(tmp_path, members, others=(), **overrides):
-    """Render the template on localhost with an inventory of the members (and other hosts) at 10.0.0.N."""
+    """The quorum section, with the members (and other hosts) in the inventory at 10.0.0.N."""
     hosts = {name: {'cluster_ip': '10.0.0.%d' % n} for n, name in enumerate(list(members) + list(others), 1)}
-    hosts['localhost'] = {'ansible_connection': 'local'}
-    (tmp_path / 'inventory.json').write_text(json.dumps({'all': {'hosts': hosts}}))
-    (tmp_path / 'vars.json').write_text(json.dumps(dict(cluster_members=list(members), **overrides)))
-    playbook = tmp_path / 'render.yml'
-    playbook.write_text(textwrap.dedent("""\
-        - hosts: localhost
-          gather_facts: false
-          vars_files: [%s/defaults/main.yml, %s/vars.json]
-          tasks:
-            - ansible.builtin.copy:
-                content: "{{ lookup('ansible.builtin.template', '%s/templates/corosync.conf.j2') }}"
-                dest: %s/corosync.conf
-                mode: "0644"
-        """ % (ROLE, tmp_path, ROLE, tmp_path)))
-    env = dict(os.environ, ANSIBLE_LOCALHOST_WARNING='false')
-    run = subprocess.run([PLAYBOOK, '-i', str(tmp_path / 'inventory.json'), str(playbook)],
-                         capture_output=True, text=True, env=env, check=False)
-    assert run.returncode == 0, run.stdout + run.stderr
-    text = (tmp_path / 'corosync.conf').read_text()
+    text = render_template(tmp_path, 'cluster', 'corosync.conf.j2', dict(cluster_members=list(members), **overrides),
+                           hosts=hosts)
     return text[text.index('quorum {'):text.index('logging {')]
 
 

@@ -2,37 +2,14 @@
 the role's defaults: what Pacemaker is told about retries and start storms."""
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import textwrap
-
-ROLE = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', 'roles', 'guests'))
-PLAYBOOK = os.path.join(os.path.dirname(sys.executable), 'ansible-playbook')
+from role_template import render_template
 
 
 def render(tmp_path, names, **overrides):
-    """Run the template lookup in a local play, as the role would, and return the rendered lines."""
+    """The rendered configuration's lines for these guests."""
     variables = dict(__guests_names=names, __guests_config_dir='/etc/xenha/guests',
                      guests_monitor_timeout=60, **overrides)
-    playbook = tmp_path / 'render.yml'
-    playbook.write_text(textwrap.dedent("""\
-        - hosts: localhost
-          gather_facts: false
-          vars_files: [%s/defaults/main.yml, %s/vars.json]
-          tasks:
-            - ansible.builtin.copy:
-                content: "{{ lookup('ansible.builtin.template', '%s/templates/guests.crm.j2') }}"
-                dest: %s/out.crm
-                mode: "0644"
-        """ % (ROLE, tmp_path, ROLE, tmp_path)))
-    (tmp_path / 'vars.json').write_text(json.dumps(variables))
-    env = dict(os.environ, ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_INVENTORY_UNPARSED_WARNING='false')
-    run = subprocess.run([PLAYBOOK, '-i', 'localhost,', '-c', 'local', str(playbook)],
-                         capture_output=True, text=True, env=env, check=False)
-    assert run.returncode == 0, run.stdout + run.stderr
-    return (tmp_path / 'out.crm').read_text().splitlines()
+    return render_template(tmp_path, 'guests', 'guests.crm.j2', variables).splitlines()
 
 
 def test_guests_start_one_by_one_and_forget_failures(tmp_path):

@@ -1,0 +1,37 @@
+"""Render one of a role's templates the way the role would: Ansible itself, the role's defaults, given variables
+and an optional inventory (for templates that read hostvars)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+ROLES = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', 'roles'))
+PLAYBOOK = os.path.join(os.path.dirname(sys.executable), 'ansible-playbook')
+
+
+def render_template(tmp_path, role, template, variables, hosts=None):
+    """Return the text of roles/<role>/templates/<template> rendered on localhost; `hosts` maps inventory
+    hostnames to their variables."""
+    role_dir = os.path.join(ROLES, role)
+    inventory = dict(hosts or {}, localhost={'ansible_connection': 'local'})
+    (tmp_path / 'inventory.json').write_text(json.dumps({'all': {'hosts': inventory}}))
+    (tmp_path / 'vars.json').write_text(json.dumps(variables))
+    playbook = tmp_path / 'render.yml'
+    playbook.write_text(textwrap.dedent("""\
+        - hosts: localhost
+          gather_facts: false
+          vars_files: [%s/defaults/main.yml, %s/vars.json]
+          tasks:
+            - ansible.builtin.copy:
+                content: "{{ lookup('ansible.builtin.template', '%s/templates/%s') }}"
+                dest: %s/rendered
+                mode: "0644"
+        """ % (role_dir, tmp_path, role_dir, template, tmp_path)))
+    env = dict(os.environ, ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_INVENTORY_UNPARSED_WARNING='false')
+    run = subprocess.run([PLAYBOOK, '-i', str(tmp_path / 'inventory.json'), str(playbook)],
+                         capture_output=True, text=True, env=env, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+    return (tmp_path / 'rendered').read_text()
