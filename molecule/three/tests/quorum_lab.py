@@ -1,0 +1,1 @@
+../../qdevice/tests/quorum_lab.py
