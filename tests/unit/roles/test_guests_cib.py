@@ -32,3 +32,11 @@ def test_live_migration_stream_rides_ssh(tmp_path):
     params = [line.strip() for line in lines if 'ocf:heartbeat:VirtualDomain' in line or 'migrate_options' in line]
     assert [p for p in params if p.startswith('migrate_options')] == ['migrate_options="--p2p --tunnelled" \\'] * 2
     assert sum('migration_transport=ssh' in line for line in lines) == 2
+
+
+def test_comments_are_ones_crmsh_loads(tmp_path):
+    # crm configure load refuses the whole file for a comment with a double hyphen or a trailing one.
+    comments = [line for line in render(tmp_path, ['x0', 'x1']) if line.lstrip().startswith('#')]
+    assert comments
+    for comment in comments:
+        assert '--' not in comment and not comment.rstrip().endswith('-'), comment
