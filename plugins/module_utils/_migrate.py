@@ -136,3 +136,57 @@ def memory_from_domain_xml(xml):
     unit = memory.get('unit', 'KiB') if memory is not None else 'KiB'
     factor = {'KiB': 1, 'k': 1, 'MiB': 1024, 'M': 1024, 'GiB': 1024 * 1024, 'G': 1024 * 1024}.get(unit, 1)
     return kind, kib * factor // 1024
+
+
+def guests_on(state, node, resource_prefix=RESOURCE_PREFIX):
+    """The cluster's guests active on `node`, sorted; refuses an unknown node or a guest on two nodes."""
+    if node not in state.nodes:
+        raise MigrationError('node', 'node %s is not a cluster member; members are %s'
+                             % (node, ', '.join(sorted(state.nodes))))
+    guests = []
+    for rid, resource in state.resources.items():
+        if not rid.startswith(resource_prefix) or node not in resource.nodes:
+            continue
+        guest = rid[len(resource_prefix):]
+        if len(resource.nodes) > 1:
+            raise MigrationError('node', 'guest %s is active on %s at once; the cluster must settle (or fence) '
+                                         'first' % (guest, ' and '.join(resource.nodes)))
+        guests.append(guest)
+    return sorted(guests)
+
+
+def drain_targets(state, node):
+    """Members that may take guests: online, not in standby or maintenance, not `node`."""
+    return sorted(name for name, member in state.nodes.items()
+                  if name != node and member.online and not member.standby and not member.maintenance)
+
+
+@dataclass(frozen=True)
+class PlannedMove:
+    guest: str
+    target: str
+    memory_mib: int
+
+
+def plan_drain(node, guests, targets):
+    """Where each guest of `node` goes: the largest guest first, each onto the target with the most memory
+    left that can take it. `guests`: name -> (type, MiB); `targets`: name -> `xl info` dict.
+    Refuses (nothing moved) when one guest fits nowhere."""
+    if guests and not targets:
+        raise MigrationError('node', 'no other member can take the guests of %s (%s): every other node is offline, '
+                                     'in standby or in maintenance' % (node, ', '.join(sorted(guests))))
+    free = {name: int(info.get('free_memory', '0')) for name, info in targets.items()}
+    plan = []
+    for guest, (kind, memory_mib) in sorted(guests.items(), key=lambda item: (-item[1][1], item[0])):
+        fitting = [name for name in sorted(targets) if free[name] >= memory_mib
+                   and (kind != 'pv' or 'shadow' in targets[name].get('virt_caps', '').split())]
+        if not fitting:
+            raise MigrationError('node', 'guest %s (%s, %d MiB) fits on no other member (free memory left after '
+                                         'the larger guests: %s%s); free memory or add a node before draining %s'
+                                 % (guest, kind.upper(), memory_mib,
+                                    ', '.join('%s %d MiB' % (name, free[name]) for name in sorted(free)),
+                                    '; a PV guest also needs shadow paging' if kind == 'pv' else '', node))
+        target = max(fitting, key=lambda name: free[name])
+        free[target] -= memory_mib
+        plan.append(PlannedMove(guest, target, memory_mib))
+    return plan

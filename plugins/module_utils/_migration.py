@@ -1,8 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: xenha.datacenter contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The migrate module's backend: a cluster-managed guest moves through Pacemaker (so the cluster
-never fights it); any other guest through libvirt peer-to-peer live migration."""
+"""The migrate and drain modules' backend: a cluster-managed guest moves through Pacemaker (so the
+cluster never fights it); any other guest through libvirt peer-to-peer live migration."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import socket
 import time
 
 from ansible_collections.xenha.datacenter.plugins.module_utils._migrate import (
-    RESOURCE_PREFIX, MigrationError, check_capacity, decide, memory_from_domain_xml,
+    RESOURCE_PREFIX, MigrationError, check_capacity, decide, drain_targets, guests_on, memory_from_domain_xml,
+    plan_drain,
 )
 from ansible_collections.xenha.datacenter.plugins.module_utils._pacemaker import target_xl_info
 
@@ -74,3 +75,73 @@ def migrate_with_libvirt(conn, run, name, target, timeout, check_mode=False, clo
     result['seconds'] = round(clock() - started, 1)
     result['now_on'] = target
     return result
+
+
+def drain_with_cluster(pacemaker, run, read_file, node, parallel=1, timeout=600, check_mode=False,
+                       clock=time.monotonic, here=None):
+    """Live-migrate every guest off `node`, at most `parallel` at a time, then put `node` in standby so that
+    none comes back. Every target is checked before the first guest moves; a failure stops the drain
+    with the node still active and says where each guest runs."""
+    state = pacemaker.state()
+    guests = guests_on(state, node)
+    result = {'node': node, 'state': 'drained', 'changed': False, 'moves': [], 'seconds': 0.0}
+    if not guests and state.nodes[node].standby:
+        return result
+    here = here or socket.gethostname()
+    targets = {name: target_xl_info(run, name, here) for name in drain_targets(state, node)} if guests else {}
+    sizes = {guest: memory_from_domain_xml(read_file(pacemaker.parameter(RESOURCE_PREFIX + guest, 'config')))
+             for guest in guests}
+    plan = plan_drain(node, sizes, targets)
+    result['changed'] = True
+    result['moves'] = [{'guest': move.guest, 'source': node, 'target': move.target, 'seconds': 0.0}
+                       for move in plan]
+    if check_mode:
+        return result
+    started = clock()
+    constrained = []
+    try:
+        for first in range(0, len(plan), parallel):
+            batch = result['moves'][first:first + parallel]
+            batch_started = clock()
+            for move in batch:
+                rid = RESOURCE_PREFIX + move['guest']
+                pacemaker.move(rid, move['target'])
+                constrained.append(rid)
+            for move in batch:
+                rid = RESOURCE_PREFIX + move['guest']
+                left = max(0.0, timeout - (clock() - batch_started))
+                placed, state, _seconds = pacemaker.wait_placement(rid, move['target'], left)
+                move['seconds'] = round(clock() - batch_started, 1)
+                if not placed:
+                    raise MigrationError('timeout', 'drain of %s stopped, %s stays active: guest %s did not arrive '
+                                                    'on %s within %d s; now %s'
+                                         % (node, node, move['guest'], move['target'], timeout,
+                                            _placement(state, [m['guest'] for m in result['moves']])))
+        pacemaker.standby(node, True)
+    finally:
+        # The guests stay where they went: the standby keeps them off `node`, stickiness elsewhere.
+        for rid in constrained:
+            pacemaker.clear(rid)
+    empty, left = pacemaker.wait_empty(node, timeout)
+    result['seconds'] = round(clock() - started, 1)
+    if not empty:
+        raise MigrationError('timeout', '%s is in standby but guests %s still run there after %d s'
+                             % (node, ', '.join(left), timeout))
+    return result
+
+
+def activate_node(pacemaker, node, check_mode=False):
+    """Take `node` out of standby; placement rules may then bring guests back to it."""
+    state = pacemaker.state()
+    if node not in state.nodes:
+        raise MigrationError('node', 'node %s is not a cluster member; members are %s'
+                             % (node, ', '.join(sorted(state.nodes))))
+    result = {'node': node, 'state': 'active', 'changed': state.nodes[node].standby, 'moves': [], 'seconds': 0.0}
+    if result['changed'] and not check_mode:
+        pacemaker.standby(node, False)
+    return result
+
+
+def _placement(state, guests):
+    return ', '.join('%s on %s' % (guest, ' and '.join(state.resources[RESOURCE_PREFIX + guest].nodes) or 'no node')
+                     if RESOURCE_PREFIX + guest in state.resources else '%s unknown' % guest for guest in sorted(guests))

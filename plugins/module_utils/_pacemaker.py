@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 from ansible_collections.xenha.datacenter.plugins.module_utils._migrate import (
-    MigrationError, parse_crm_mon, parse_xl_info,
+    MigrationError, guests_on, parse_crm_mon, parse_xl_info,
 )
 
 
@@ -42,6 +42,12 @@ class Pacemaker:
     def clear(self, rid):
         self._check(['crm_resource', '--clear', '--resource', rid], 'clearing the move constraint of %s' % rid)
 
+    def standby(self, node, on):
+        """Standby as a permanent node attribute: it outlives a reboot of the node."""
+        argv = ['crm_attribute', '--type', 'nodes', '--node', node, '--name', 'standby']
+        self._check(argv + (['--update', 'on'] if on else ['--delete']),
+                    '%s standby for %s' % ('setting' if on else 'clearing', node), field='node')
+
     def wait_placement(self, rid, node, timeout, poll=1.0):
         """Poll until `rid` is active on `node` alone; return (placed, last state, seconds)."""
         started = self._clock()
@@ -52,6 +58,15 @@ class Pacemaker:
                 return True, state, self._clock() - started
             if self._clock() - started > timeout:
                 return False, state, self._clock() - started
+            self._sleep(poll)
+
+    def wait_empty(self, node, timeout, poll=1.0):
+        """Poll until no guest is active on `node`; return (empty, guests still there)."""
+        started = self._clock()
+        while True:
+            left = guests_on(self.state(), node)
+            if not left or self._clock() - started > timeout:
+                return not left, left
             self._sleep(poll)
 
 

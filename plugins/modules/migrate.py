@@ -18,8 +18,7 @@ description:
   - Refused before anything moves, with the guest untouched - unknown guest or node, target offline or in standby,
     not enough free memory on the target, a PV guest where the hypervisor has no shadow paging.
   - A guest already on O(target) is left alone (C(changed=false)).
-  - To drain a node, put it in standby (C(crm node standby NODE)); Pacemaker live-migrates its guests away, at
-    most C(migration-limit) at a time (a cluster property).
+  - To empty a node of all its guests, use M(xenha.datacenter.drain).
 attributes:
   check_mode:
     support: full
@@ -54,6 +53,8 @@ options:
     description: libvirt URI on this node (guests outside the cluster).
     type: str
     default: xen:///system
+seealso:
+  - module: xenha.datacenter.drain
 author:
   - xenha.datacenter contributors
 """

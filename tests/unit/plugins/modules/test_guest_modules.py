@@ -7,7 +7,7 @@ import pytest
 
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.xenha.datacenter.plugins.modules import guest, guest_info
+from ansible_collections.xenha.datacenter.plugins.modules import drain, guest, guest_info
 
 
 def call(module, args, capsys):
@@ -70,3 +70,12 @@ def test_guest_info_lists_guests(test_driver, tmp_path, capsys):
 def test_guest_info_unreachable_libvirt(capsys):
     result = call(guest_info, {'uri': 'test:///no/such/file.xml'}, capsys)
     assert result['failed'] and result['field'] == 'uri'
+
+
+def test_drain_refuses_bad_parallel_and_a_host_without_cluster(monkeypatch, capsys):
+    result = call(drain, {'node': 'node1', 'parallel': 0}, capsys)
+    assert result['failed'] and result['field'] == 'parallel' and 'parallel must be 1 or more' in result['msg']
+    # crm_mon missing or failing: this host is not a cluster node.
+    monkeypatch.setattr(drain.AnsibleModule, 'run_command', lambda self, argv, **kw: (127, '', 'crm_mon: not found'))
+    result = call(drain, {'node': 'node1'}, capsys)
+    assert result['failed'] and result['field'] == 'node' and 'no running cluster here' in result['msg']
