@@ -27,24 +27,28 @@ def _checked_and_dry(result, run, domain_xml, check_mode, here):
 
 
 def migrate_with_cluster(pacemaker, run, read_file, name, target, timeout, keep=False, check_mode=False,
-                         clock=time.monotonic, here=None):
+                         clock=time.monotonic, here=None, watch=None):
     rid = RESOURCE_PREFIX + name
     decision = decide(pacemaker.state(), name, target)
     result = {'guest': name, 'source': decision.source, 'target': target, 'now_on': decision.source,
-              'through': 'cluster', 'changed': False, 'seconds': 0.0}
+              'through': 'cluster', 'changed': False, 'seconds': 0.0, 'downtime_ms': {}}
     if decision.noop:
         return result
     if _checked_and_dry(result, run, read_file(pacemaker.parameter(rid, 'config')), check_mode,
                         here or socket.gethostname()):
         return result
     started = clock()
-    pacemaker.move(rid, target)
+    if watch:
+        watch.start()
     try:
+        pacemaker.move(rid, target)
         placed, state, _seconds = pacemaker.wait_placement(rid, target, timeout)
     finally:
         if not keep:
             # Placement rules resume; a preference for another node may bring the guest back.
             pacemaker.clear(rid)
+        if watch:
+            result['downtime_ms'] = watch.stop()
     result['seconds'] = round(clock() - started, 1)
     resource = state.resources.get(rid)
     where = ' and '.join(resource.nodes) if resource and resource.nodes else 'no node'
@@ -58,20 +62,26 @@ def migrate_with_cluster(pacemaker, run, read_file, name, target, timeout, keep=
     return result
 
 
-def migrate_with_libvirt(conn, run, name, target, timeout, check_mode=False, clock=time.monotonic):
+def migrate_with_libvirt(conn, run, name, target, timeout, check_mode=False, clock=time.monotonic, watch=None):
     dom = conn.lookup(name)
     if dom is None or not conn.is_running(dom):
         raise MigrationError('name', 'guest %s is not running on %s (this module runs on the guest\'s current '
                                      'node for guests outside the cluster)' % (name, conn.hostname()))
     source = conn.hostname()
     result = {'guest': name, 'source': source, 'target': target, 'now_on': source, 'through': 'libvirt',
-              'changed': False, 'seconds': 0.0}
+              'changed': False, 'seconds': 0.0, 'downtime_ms': {}}
     if target in (source, source.split('.')[0]):
         return result
     if _checked_and_dry(result, run, conn.live_xml(dom), check_mode, source):
         return result
     started = clock()
-    conn.migrate_live(dom, 'xen+ssh://root@%s/system' % target, timeout)
+    if watch:
+        watch.start()
+    try:
+        conn.migrate_live(dom, 'xen+ssh://root@%s/system' % target, timeout)
+    finally:
+        if watch:
+            result['downtime_ms'] = watch.stop()
     result['seconds'] = round(clock() - started, 1)
     result['now_on'] = target
     return result

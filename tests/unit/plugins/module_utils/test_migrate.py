@@ -105,11 +105,41 @@ class Clock:
 XML = "<domain type='xen'><name>x0</name><memory unit='KiB'>131072</memory><os><type>xenpvh</type></os></domain>"
 
 
-def run(cluster, check_mode=False, keep=False, timeout=60, target='node2', here='node1'):
+def run(cluster, check_mode=False, keep=False, timeout=60, target='node2', here='node1', watch=None):
     clock = Clock()
     pacemaker = Pacemaker(cluster, clock=clock, sleep=clock.sleep)
     return migrate_with_cluster(pacemaker, cluster, lambda path: XML, 'x0', target, timeout, keep=keep,
-                                check_mode=check_mode, clock=clock, here=here)
+                                check_mode=check_mode, clock=clock, here=here, watch=watch)
+
+
+class FakeWatch:
+    """Records when it was started and stopped relative to the cluster's calls."""
+
+    def __init__(self, calls):
+        self.calls = calls
+
+    def start(self):
+        self.calls.append('watch start')
+        return self
+
+    def stop(self):
+        self.calls.append('watch stop')
+        return {'10.0.0.10:80': 1840}
+
+
+def test_watch_spans_the_move_and_its_downtime_is_returned():
+    cluster = FakeCluster({'x0': ['node1']})
+    result = run(cluster, watch=FakeWatch(cluster.calls))
+    assert result['downtime_ms'] == {'10.0.0.10:80': 1840}
+    steps = [c for c in cluster.calls if c.startswith(('watch', 'crm_resource --move', 'crm_resource --clear'))]
+    assert steps == ['watch start', 'crm_resource --move --resource guest_x0 --node node2',
+                     'crm_resource --clear --resource guest_x0', 'watch stop']
+    # Nothing moves, nothing is watched.
+    cluster = FakeCluster({'x0': ['node2']})
+    assert run(cluster, watch=FakeWatch(cluster.calls))['downtime_ms'] == {} and 'watch start' not in cluster.calls
+    cluster = FakeCluster({'x0': ['node1']})
+    assert run(cluster, check_mode=True, watch=FakeWatch(cluster.calls))['downtime_ms'] == {}
+    assert 'watch start' not in cluster.calls
 
 
 def test_moves_through_the_cluster_then_clears_the_constraint():
@@ -201,6 +231,12 @@ def test_libvirt_path_migrates_over_ssh_and_reports():
     result = migrate_with_libvirt(conn, ssh_only, 'x0', 'node2', 60)
     assert result['changed'] and result['through'] == 'libvirt' and result['now_on'] == 'node2'
     assert conn.migrated_to == 'xen+ssh://root@node2/system'
+
+
+def test_libvirt_path_watches_the_move():
+    calls = []
+    result = migrate_with_libvirt(FakeConn(), ssh_only, 'x0', 'node2', 60, watch=FakeWatch(calls))
+    assert calls == ['watch start', 'watch stop'] and result['downtime_ms'] == {'10.0.0.10:80': 1840}
 
 
 def test_libvirt_path_no_op_and_check_mode():

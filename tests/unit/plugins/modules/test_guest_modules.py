@@ -7,7 +7,7 @@ import pytest
 
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.xenha.datacenter.plugins.modules import drain, guest, guest_info
+from ansible_collections.xenha.datacenter.plugins.modules import drain, guest, guest_info, migrate
 
 
 def call(module, args, capsys):
@@ -79,3 +79,13 @@ def test_drain_refuses_bad_parallel_and_a_host_without_cluster(monkeypatch, caps
     monkeypatch.setattr(drain.AnsibleModule, 'run_command', lambda self, argv, **kw: (127, '', 'crm_mon: not found'))
     result = call(drain, {'node': 'node1'}, capsys)
     assert result['failed'] and result['field'] == 'node' and 'no running cluster here' in result['msg']
+
+
+def test_migrate_refuses_a_bad_watch_before_asking_anything(monkeypatch, capsys):
+    asked = []
+    monkeypatch.setattr(migrate.AnsibleModule, 'run_command', lambda self, argv, **kw: asked.append(argv))
+    result = call(migrate, {'name': 'x0', 'target': 'node2', 'watch': ['10.0.0.10']}, capsys)
+    assert result['failed'] and result['field'] == 'watch' and 'HOST:PORT' in result['msg']
+    result = call(migrate, {'name': 'x0', 'target': 'node2', 'watch': ['10.0.0.10:80'], 'watch_interval': 0}, capsys)
+    assert result['failed'] and result['field'] == 'watch_interval'
+    assert asked == []
