@@ -80,12 +80,16 @@ def leg(node, command):
     return started, ended
 
 
+MODULE_WATCHED = []  # (leg, the module's own downtime_ms), seen from the dom0 it runs on
+
+
 def by_module(target):
     started = time.time()
     result = ansible(HOME, 'xenha.datacenter.migrate', {'name': GUEST, 'target': target, 'keep': target == AWAY,
-                                                        'timeout': 900})
+                                                        'timeout': 900, 'watch': ['%s:80' % ADDRESS]})
     if not result['rc_ok'] or result.get('failed'):
         raise SystemExit('migrate module failed: %s' % result.get('msg'))
+    MODULE_WATCHED.append(('%s->%s' % (result.get('source'), target), result.get('downtime_ms')))
     return started, time.time()
 
 
@@ -175,6 +179,8 @@ def main():
         worst.setdefault(name, []).append(max(gaps.values(), default=0))
         print('%-22s %-14s %8.1f  %s' % (name, direction, end - start,
                                          ', '.join('%s %d' % item for item in sorted(gaps.items()))))
+    for direction, downtime in MODULE_WATCHED:
+        print("migrate module's own watch, %s: %s ms (HTTP, from %s's dom0)" % (direction, downtime, HOME))
     module, virsh = statistics.median(worst['migrate module']), statistics.median(worst['virsh migrate --live'])
     print('median worst gap: module %d ms, virsh %d ms, xl %d ms; the module adds %+.1f%% to virsh'
           % (module, virsh, statistics.median(worst['xl migrate']), 100.0 * (module - virsh) / virsh if virsh else 0))
