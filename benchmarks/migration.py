@@ -2,7 +2,7 @@
 """The client-seen gap of one live migration (x0, node1 -> node2 and back), three ways side by side:
 the `migrate` module (through Pacemaker), `virsh migrate --live` and `xl migrate`, with the physical
 floor (the guest's RAM over the measured node-to-node bandwidth). Both libvirt ways use the cluster's
-transport: peer to peer, the memory stream tunnelled through the SSH between dom0s.
+transport and options: peer to peer, tunnelled through SSH or not as the resource's migrate_options say.
 
 The lab's client probes x0's services every 0.1 s (the drill_sampler module) while it moves; the
 figure per service is the longest time the client got no answer. For the two raw ways the guest's
@@ -117,7 +117,9 @@ def unmanaged_round_trip(command, afterwards=None):
 
 
 def way_virsh():
-    return unmanaged_round_trip('virsh -c xen:///system migrate --live --p2p --tunnelled %s xen+ssh://%%s/system' % GUEST)
+    options = on_node(HOME, 'crm_resource --resource %s --get-parameter migrate_options' % RESOURCE,
+                      check=True).stdout.strip()
+    return unmanaged_round_trip('virsh -c xen:///system migrate --live %s %s xen+ssh://%%s/system' % (options, GUEST))
 
 
 def way_xl():

@@ -34,9 +34,16 @@ def test_live_migration_stream_rides_ssh(tmp_path):
     assert sum('migration_transport=ssh' in line for line in lines) == 2
 
 
+def test_untunnelled_migration_only_when_asked(tmp_path):
+    lines = render(tmp_path, ['x0'], guests_migration_tunnelled=False)
+    assert [line.strip() for line in lines if 'migrate_options' in line] == ['migrate_options="--p2p" \\']
+
+
 def test_comments_are_ones_crmsh_loads(tmp_path):
     # crm configure load refuses the whole file for a comment with a double hyphen or a trailing one.
-    comments = [line for line in render(tmp_path, ['x0', 'x1']) if line.lstrip().startswith('#')]
+    comments = [line for tunnelled in (True, False)
+                for line in render(tmp_path, ['x0', 'x1'], guests_migration_tunnelled=tunnelled)
+                if line.lstrip().startswith('#')]
     assert comments
     for comment in comments:
         assert '--' not in comment and not comment.rstrip().endswith('-'), comment
