@@ -141,7 +141,9 @@ def counter_report(series):
         lost = [max(0, before['highest'] - after['resumed']) for before, after in zip(boots, boots[1:])]
         report[target] = {'highest': boots[-1]['highest'] if boots else None, 'went_back': went_back,
                           'restarts': len(boots) - 1 if boots else 0, 'lost_counts': lost,
-                          'lost_ms': [n * 100 for n in lost]}
+                          'lost_ms': [n * 100 for n in lost],
+                          # first sample of each new boot: when the client first saw the guest restarted
+                          'restarted_seen_at': [boot['first_t'] for boot in boots[1:]]}
     return report
 
 
@@ -161,14 +163,18 @@ def analyse(samples, placements, events, end, budget):
         phase_end = events[index + 1]['t'] if index + 1 < len(events) else end
         phases.append({'t': round(event['t'] - start, 1), 'name': event['name'], 'kind': event.get('kind', 'note'),
                        'gaps': {k: round(v, 2) for k, v in service_gaps(series, event['t'], phase_end).items()}})
+    counters = counter_report(series)
     migrations = []
     for index, event in enumerate(events):
         if event.get('kind') != 'migration':
             continue
         phase_end = events[index + 1]['t'] if index + 1 < len(events) else end
         gaps = service_gaps(series, event['t'], phase_end)
+        seen = counters.get(event.get('guest'), {}).get('restarted_seen_at', [])
         migrations.append({'guest': event.get('guest'), 'from': event.get('source'), 'to': event.get('target'),
                            'seconds': event.get('seconds'),
+                           # a move the cluster finished by stopping and starting the guest is no live migration
+                           'restarted': any(event['t'] <= t <= phase_end for t in seen),
                            'gaps_ms': {k: int(round(v * 1000)) for k, v in gaps.items()
                                        if k.startswith(str(event.get('guest')) + '/')}})
     failovers = []
@@ -180,8 +186,11 @@ def analyse(samples, placements, events, end, budget):
                           'fencing_s': _since(event, 'fenced_at'), 'restart_s': _since(event, 'restarted_at'),
                           'service_back_s': back})
     doubles = double_runs(placements)
-    counters = counter_report(series)
     failures = []
+    for m in migrations:
+        if m['restarted']:
+            failures.append('%s %s->%s was not live: the guest restarted (its counter began a new boot)'
+                            % (m['guest'], m['from'], m['to']))
     for failover in failovers:
         for service, seconds in failover['service_back_s'].items():
             if seconds is None or seconds > budget:
@@ -201,7 +210,9 @@ def analyse(samples, placements, events, end, budget):
     return {'passed': not failures, 'failures': failures, 'budget_s': budget, 'duration_s': round(end - start, 1),
             'phases': phases, 'migrations': migrations, 'failovers': failovers, 'counters': counters,
             'double_runs': len(doubles),
-            'availability': availability(series, start, end)}
+            'availability': availability(series, start, end),
+            # the inputs besides the samples, so that a kept run can be judged again
+            'events': events, 'end': end}
 
 
 def availability(series, start, end):
@@ -229,10 +240,13 @@ def table(report):
         worst = ', '.join('%s %.1f' % (k, v) for k, v in phase['gaps'].items() if v > 0) or 'none'
         lines.append('%-8.1f %-44s %s' % (phase['t'], phase['name'][:44], worst))
     if report['migrations']:
-        lines += ['', 'Live migrations', '%-6s %-14s %8s  %s' % ('guest', 'path', 'total s', 'client-seen gap (ms)')]
+        lines += ['', 'Live migrations', '%-6s %-14s %8s %-5s %s' % ('guest', 'path', 'total s', 'live',
+                                                                      'client-seen gap (ms)')]
         for m in report['migrations']:
             gaps = ', '.join('%s %d' % (k.split('/')[1], v) for k, v in sorted(m['gaps_ms'].items()))
-            lines.append('%-6s %-14s %8s  %s' % (m['guest'], '%s->%s' % (m['from'], m['to']), m['seconds'], gaps))
+            lines.append('%-6s %-14s %8s %-5s %s' % (m['guest'], '%s->%s' % (m['from'], m['to']), m['seconds'],
+                                                     'no' if m['restarted'] else
+                                                     ('yes' if m['seconds'] is not None else 'n/a'), gaps))
     for f in report['failovers']:
         lines += ['', 'Failover: %s' % f['event'],
                   '  detection %s s, fencing %s s, guests restarted %s s' % (f['detection_s'], f['fencing_s'],

@@ -66,7 +66,7 @@ def test_failover_within_budget_passes_and_reports_lost_counts():
     assert (report['failovers'][0]['detection_s'], report['failovers'][0]['fencing_s'],
             report['failovers'][0]['restart_s']) == (4, 9, 20.0)
     assert report['counters']['x0'] == {'highest': 588, 'went_back': False, 'restarts': 1, 'lost_counts': [12],
-                                        'lost_ms': [1200]}
+                                        'lost_ms': [1200], 'restarted_seen_at': [60]}
 
 
 def test_service_back_too_late_fails():
@@ -98,7 +98,22 @@ def test_migration_gaps_are_reported_in_ms_per_service_of_that_guest():
                'target': 'node2', 'seconds': 18.2}]
     report = drill(samples, events, end=30)
     assert report['migrations'] == [{'guest': 'x0', 'from': 'node1', 'to': 'node2', 'seconds': 18.2,
-                                     'gaps_ms': {'x0/icecast': 2500, 'x0/ssh': 1500}}]
+                                     'restarted': False, 'gaps_ms': {'x0/icecast': 2500, 'x0/ssh': 1500}}]
+
+
+def test_a_migration_that_restarted_the_guest_is_not_live():
+    samples = ups('x0', 'http', list(range(0, 100, 2)), down=(22, 24, 26))
+    samples += [counter(10, 100, 0, 'aaaa'), counter(20, 200, 0, 'aaaa'), counter(30, 205, 200, 'bbbb'),
+                counter(90, 805, 200, 'bbbb')]
+    events = [{'t': 0, 'name': 'start', 'kind': 'note'},
+              {'t': 15, 'name': 'x0 goes home', 'kind': 'migration', 'guest': 'x0', 'source': 'node1',
+               'target': 'node2', 'seconds': 20},
+              {'t': 60, 'name': 'migrate x0 back', 'kind': 'migration', 'guest': 'x0', 'source': 'node2',
+               'target': 'node1', 'seconds': 10}]
+    report = drill(samples, events)
+    assert [m['restarted'] for m in report['migrations']] == [True, False]
+    assert report['failures'] == ['x0 node1->node2 was not live: the guest restarted (its counter began a new boot)']
+    assert 'x0     node1->node2         20 no' in table(report)
 
 
 def test_table_and_picture_show_the_events():
