@@ -9,6 +9,8 @@ from ansible_collections.xenha.datacenter.plugins.module_utils._migrate import (
 from ansible_collections.xenha.datacenter.plugins.module_utils._migration import activate_node, drain_with_cluster
 from ansible_collections.xenha.datacenter.plugins.module_utils._pacemaker import Pacemaker
 
+from fake_clock import Clock
+
 NODES = ('node1', 'node2', 'node3')
 
 
@@ -85,17 +87,6 @@ class FakeCluster:
         if '--move' in argv and guest not in self.stuck:
             self.placement[guest] = [argv[argv.index('--node') + 1]]
         return 0, '', ''
-
-
-class Clock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
 
 
 def drain(cluster, parallel=1, check_mode=False, timeout=60):

@@ -9,6 +9,8 @@ from ansible_collections.xenha.datacenter.plugins.module_utils._migrate import (
 from ansible_collections.xenha.datacenter.plugins.module_utils._migration import migrate_with_cluster, migrate_with_libvirt
 from ansible_collections.xenha.datacenter.plugins.module_utils._pacemaker import Pacemaker
 
+from fake_clock import Clock
+
 
 def crm_mon(placement, standby=(), offline=(), failed=()):
     """crm_mon --output-as=xml, reduced to what matters: nodes and where each guest runs."""
@@ -89,17 +91,6 @@ class FakeCluster:
         if '--move' in argv and self.arrives:
             self.placement[argv[argv.index('--resource') + 1][len('guest_'):]] = [argv[argv.index('--node') + 1]]
         return 0, '', ''
-
-
-class Clock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
 
 
 XML = "<domain type='xen'><name>x0</name><memory unit='KiB'>131072</memory><os><type>xenpvh</type></os></domain>"
