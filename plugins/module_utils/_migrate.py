@@ -82,6 +82,13 @@ class Decision:
     noop: bool
 
 
+def check_member(state, node, field):
+    """Refuse a node the cluster does not know, naming the members."""
+    if node not in state.nodes:
+        raise MigrationError(field, 'node %s is not a cluster member; members are %s'
+                             % (node, ', '.join(sorted(state.nodes))))
+
+
 def decide(state, guest, target, resource_prefix=RESOURCE_PREFIX):
     """Where `guest` runs and whether moving it to `target` is allowed (cluster view)."""
     rid = resource_prefix + guest
@@ -90,9 +97,7 @@ def decide(state, guest, target, resource_prefix=RESOURCE_PREFIX):
         raise MigrationError('name', 'the cluster has no resource %s for guest %s; known guests: %s'
                              % (rid, guest, ', '.join(sorted(r[len(resource_prefix):] for r in state.resources
                                                              if r.startswith(resource_prefix))) or 'none'))
-    if target not in state.nodes:
-        raise MigrationError('target', 'node %s is not a cluster member; members are %s'
-                             % (target, ', '.join(sorted(state.nodes))))
+    check_member(state, target, 'target')
     if len(resource.nodes) > 1:
         raise MigrationError('name', 'guest %s is active on %s at once; the cluster must settle (or fence) first'
                              % (guest, ' and '.join(resource.nodes)))
@@ -140,9 +145,7 @@ def memory_from_domain_xml(xml):
 
 def guests_on(state, node, resource_prefix=RESOURCE_PREFIX):
     """The cluster's guests active on `node`, sorted; refuses an unknown node or a guest on two nodes."""
-    if node not in state.nodes:
-        raise MigrationError('node', 'node %s is not a cluster member; members are %s'
-                             % (node, ', '.join(sorted(state.nodes))))
+    check_member(state, node, 'node')
     guests = []
     for rid, resource in state.resources.items():
         if not rid.startswith(resource_prefix) or node not in resource.nodes:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import socket
 import time
+from contextlib import contextmanager
 
 from ansible_collections.xenha.datacenter.plugins.module_utils._migrate import (
-    RESOURCE_PREFIX, MigrationError, check_capacity, decide, drain_targets, guests_on, memory_from_domain_xml,
-    plan_drain,
+    RESOURCE_PREFIX, MigrationError, check_capacity, check_member, decide, drain_targets, guests_on,
+    memory_from_domain_xml, plan_drain,
 )
 from ansible_collections.xenha.datacenter.plugins.module_utils._pacemaker import target_xl_info
 
@@ -26,6 +27,18 @@ def _checked_and_dry(result, run, domain_xml, check_mode, here):
     return check_mode
 
 
+@contextmanager
+def _watched(watch, result):
+    """Run the move with `watch` (if any) probing the guest's services; its figures go into `result`."""
+    if watch:
+        watch.start()
+    try:
+        yield
+    finally:
+        if watch:
+            result['downtime_ms'] = watch.stop()
+
+
 def migrate_with_cluster(pacemaker, run, read_file, name, target, timeout, keep=False, check_mode=False,
                          clock=time.monotonic, here=None, watch=None):
     rid = RESOURCE_PREFIX + name
@@ -38,17 +51,14 @@ def migrate_with_cluster(pacemaker, run, read_file, name, target, timeout, keep=
                         here or socket.gethostname()):
         return result
     started = clock()
-    if watch:
-        watch.start()
-    try:
-        pacemaker.move(rid, target)
-        placed, state, _seconds = pacemaker.wait_placement(rid, target, timeout)
-    finally:
-        if not keep:
-            # Placement rules resume; a preference for another node may bring the guest back.
-            pacemaker.clear(rid)
-        if watch:
-            result['downtime_ms'] = watch.stop()
+    with _watched(watch, result):
+        try:
+            pacemaker.move(rid, target)
+            placed, state, _seconds = pacemaker.wait_placement(rid, target, timeout)
+        finally:
+            if not keep:
+                # Placement rules resume; a preference for another node may bring the guest back.
+                pacemaker.clear(rid)
     result['seconds'] = round(clock() - started, 1)
     resource = state.resources.get(rid)
     where = ' and '.join(resource.nodes) if resource and resource.nodes else 'no node'
@@ -75,13 +85,8 @@ def migrate_with_libvirt(conn, run, name, target, timeout, check_mode=False, clo
     if _checked_and_dry(result, run, conn.live_xml(dom), check_mode, source):
         return result
     started = clock()
-    if watch:
-        watch.start()
-    try:
+    with _watched(watch, result):
         conn.migrate_live(dom, 'xen+ssh://root@%s/system' % target, timeout)
-    finally:
-        if watch:
-            result['downtime_ms'] = watch.stop()
     result['seconds'] = round(clock() - started, 1)
     result['now_on'] = target
     return result
@@ -143,9 +148,7 @@ def drain_with_cluster(pacemaker, run, read_file, node, parallel=1, timeout=600,
 def activate_node(pacemaker, node, check_mode=False):
     """Take `node` out of standby; placement rules may then bring guests back to it."""
     state = pacemaker.state()
-    if node not in state.nodes:
-        raise MigrationError('node', 'node %s is not a cluster member; members are %s'
-                             % (node, ', '.join(sorted(state.nodes))))
+    check_member(state, node, 'node')
     result = {'node': node, 'state': 'active', 'changed': state.nodes[node].standby, 'moves': [], 'seconds': 0.0}
     if result['changed'] and not check_mode:
         pacemaker.standby(node, False)

@@ -48,26 +48,28 @@ class Pacemaker:
         self._check(argv + (['--update', 'on'] if on else ['--delete']),
                     '%s standby for %s' % ('setting' if on else 'clearing', node), field='node')
 
-    def wait_placement(self, rid, node, timeout, poll=1.0):
-        """Poll until `rid` is active on `node` alone; return (placed, last state, seconds)."""
+    def _poll(self, done, timeout, poll):
+        """Read the cluster state until `done(state)` or `timeout`; return (done, last state, seconds)."""
         started = self._clock()
         while True:
             state = self.state()
-            resource = state.resources.get(rid)
-            if resource is not None and resource.nodes == (node,) and not resource.failed:
+            if done(state):
                 return True, state, self._clock() - started
             if self._clock() - started > timeout:
                 return False, state, self._clock() - started
             self._sleep(poll)
 
+    def wait_placement(self, rid, node, timeout, poll=1.0):
+        """Poll until `rid` is active on `node` alone; return (placed, last state, seconds)."""
+        def placed(state):
+            resource = state.resources.get(rid)
+            return resource is not None and resource.nodes == (node,) and not resource.failed
+        return self._poll(placed, timeout, poll)
+
     def wait_empty(self, node, timeout, poll=1.0):
         """Poll until no guest is active on `node`; return (empty, guests still there)."""
-        started = self._clock()
-        while True:
-            left = guests_on(self.state(), node)
-            if not left or self._clock() - started > timeout:
-                return not left, left
-            self._sleep(poll)
+        empty, state, _seconds = self._poll(lambda state: not guests_on(state, node), timeout, poll)
+        return empty, guests_on(state, node)
 
 
 def target_xl_info(run, node, here):
