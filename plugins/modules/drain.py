@@ -124,6 +124,8 @@ def main():
     params = module.params
     if params['parallel'] < 1:
         module.fail_json(msg='parallel must be 1 or more (got %d)' % params['parallel'], field='parallel')
+    if params['timeout'] < 1:
+        module.fail_json(msg='timeout must be 1 second or more (got %d)' % params['timeout'], field='timeout')
     pacemaker = Pacemaker(module.run_command)
     if not pacemaker.available():
         module.fail_json(msg='no running cluster here (crm_mon failed); run the module on a cluster node',

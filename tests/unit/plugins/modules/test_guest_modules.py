@@ -75,6 +75,8 @@ def test_guest_info_unreachable_libvirt(capsys):
 def test_drain_refuses_bad_parallel_and_a_host_without_cluster(monkeypatch, capsys):
     result = call(drain, {'node': 'node1', 'parallel': 0}, capsys)
     assert result['failed'] and result['field'] == 'parallel' and 'parallel must be 1 or more' in result['msg']
+    result = call(drain, {'node': 'node1', 'timeout': 0}, capsys)
+    assert result['failed'] and result['field'] == 'timeout'
     # crm_mon missing or failing: this host is not a cluster node.
     monkeypatch.setattr(drain.AnsibleModule, 'run_command', lambda self, argv, **kw: (127, '', 'crm_mon: not found'))
     result = call(drain, {'node': 'node1'}, capsys)
