@@ -18,6 +18,7 @@ description:
   - Refused before anything moves, with the guest untouched - unknown guest or node, target offline or in standby,
     not enough free memory on the target, a PV guest where the hypervisor has no shadow paging.
   - A guest already on O(target) is left alone (C(changed=false)).
+  - A move can take minutes; run the task with C(async) and C(poll) to see it progress (see the examples).
   - To empty a node of all its guests, use M(xenha.datacenter.drain).
 attributes:
   check_mode:
@@ -90,6 +91,16 @@ EXAMPLES = r"""
 - name: Show the outage
   ansible.builtin.debug:
     msg: "{{ back.seconds }} s in all; longest outage per service (ms): {{ back.downtime_ms }}"
+
+# A move takes minutes on a busy or slow link: run it in the background and let Ansible report every 30 s
+# that it is still going.
+- name: Live-migrate x1 to node1, polled
+  xenha.datacenter.migrate:
+    name: x1
+    target: node1
+    timeout: 900
+  async: 1020
+  poll: 30
 """
 
 RETURN = r"""
