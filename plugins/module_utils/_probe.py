@@ -17,6 +17,8 @@ import struct
 import time
 from dataclasses import asdict, dataclass
 
+from ansible_collections.xenha.datacenter.plugins.module_utils._spec import SpecError
+
 
 @dataclass
 class Result:
@@ -202,3 +204,22 @@ def run_probe(service, probe, address, port, timeout=5.0, **options):
         detail = '%s: %s' % (type(exc).__name__, exc)
         ok = False
     return Result(service, probe, address, port, ok, round(time.monotonic() - started, 3), detail)
+
+
+def probe_intervals(default, per_service, field='intervals'):
+    """Seconds between two probes of each service: `default` unless `per_service` names the service.
+
+    Returns a function of the service name. A per-service interval exists because some probes cost
+    the guest far more than others: each SSH probe makes sshd fork and exec, which under emulation
+    took seconds of the guest's CPU, and probing it as often as HTTP starved the guest.
+    """
+    checked = {}
+    for name, seconds in (per_service or {}).items():
+        try:
+            value = float(seconds)
+        except (TypeError, ValueError):
+            raise SpecError('%s.%s' % (field, name), 'must be a number of seconds, got %r' % (seconds,))
+        if value <= 0:
+            raise SpecError('%s.%s' % (field, name), 'must be more than 0 seconds, got %r' % (seconds,))
+        checked[str(name)] = value
+    return lambda service: checked.get(service, default)

@@ -46,6 +46,13 @@ options:
     description: Seconds between two probes of one service.
     type: float
     default: 0.5
+  intervals:
+    description:
+      - Seconds between two probes, per service name (V(ssh), V(http), V(counter), ...), overriding O(interval).
+      - For probes that cost the guest much more than others, e.g. SSH, where each probe makes sshd fork and exec
+        a process.
+    type: dict
+    default: {}
   timeout:
     description: Seconds a probe may take.
     type: float
@@ -91,7 +98,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.xenha.datacenter.plugins.module_utils._probe import run_probe
+from ansible_collections.xenha.datacenter.plugins.module_utils._probe import probe_intervals, run_probe
 from ansible_collections.xenha.datacenter.plugins.module_utils._spec import SpecError, normalise_service
 
 
@@ -112,12 +119,12 @@ class Timeline:
         self._handle.close()
 
 
-def probe_loop(timeline, done, target, service, probe, port, params, options):
+def probe_loop(timeline, done, target, service, probe, port, params, options, interval):
     while not done.is_set():
         started = time.monotonic()
         result = run_probe(service, probe, target['address'], port, params['timeout'], **options)
         timeline.write(target=target['name'], service=service, ok=result.ok, detail=result.detail[:120])
-        done.wait(max(0.0, params['interval'] - (time.monotonic() - started)))
+        done.wait(max(0.0, interval - (time.monotonic() - started)))
 
 
 def stream_loop(timeline, done, target, port, params):
@@ -152,6 +159,7 @@ def main():
         stop_file=dict(type='path', required=True),
         duration=dict(type='int', default=3600),
         interval=dict(type='float', default=0.5),
+        intervals=dict(type='dict', default={}),
         timeout=dict(type='float', default=1),
         counter_port=dict(type='int', default=7000),
         stream_path=dict(type='str', default='/radio.ogg'),
@@ -164,6 +172,7 @@ def main():
             for s_index, raw in enumerate(target.get('services', [])):
                 service = normalise_service(raw, 'targets[%d].services[%d]' % (t_index, s_index))
                 workers.append((target, service))
+        interval_of = probe_intervals(params['interval'], params['intervals'])
     except SpecError as exc:
         module.fail_json(msg=str(exc), field=exc.field)
     timeline = Timeline(params['output'])
@@ -175,11 +184,13 @@ def main():
             threads.append(threading.Thread(target=stream_loop, args=args, daemon=True))
             continue
         options = {'interface': params['dhcp_interface']} if service.probe == 'dhcp' else {}
-        args = (timeline, done, target, service.name, service.probe, service.port, params, options)
+        args = (timeline, done, target, service.name, service.probe, service.port, params, options,
+                interval_of(service.name))
         threads.append(threading.Thread(target=probe_loop, args=args, daemon=True))
     if params['counter_port']:
         for target in params['targets']:
-            args = (timeline, done, target, 'counter', 'counter', params['counter_port'], params, {})
+            args = (timeline, done, target, 'counter', 'counter', params['counter_port'], params, {},
+                    interval_of('counter'))
             threads.append(threading.Thread(target=probe_loop, args=args, daemon=True))
     for thread in threads:
         thread.start()

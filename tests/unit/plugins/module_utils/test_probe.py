@@ -9,8 +9,9 @@ import time
 import pytest
 
 from ansible_collections.xenha.datacenter.plugins.module_utils._probe import (
-    dhcp_discover, parse_dhcp_reply, run_probe,
+    dhcp_discover, parse_dhcp_reply, probe_intervals, run_probe,
 )
+from ansible_collections.xenha.datacenter.plugins.module_utils._spec import SpecError
 
 
 def serve_once(reply, expect=0, linger=0):
@@ -124,3 +125,17 @@ def test_counter_reads_count_start_and_boot():
 def test_something_else_on_the_counter_port_is_down():
     port = serve_once(b'hello\n')
     assert not run_probe('counter', 'counter', '127.0.0.1', port, 2).ok
+
+
+def test_probe_intervals_override_per_service_and_default_otherwise():
+    interval_of = probe_intervals(1.0, {'ssh': 5, 'http': '2.5'})
+    assert interval_of('ssh') == 5.0
+    assert interval_of('http') == 2.5
+    assert interval_of('counter') == 1.0
+
+
+@pytest.mark.parametrize('bad', [0, -1, 'often', None])
+def test_probe_intervals_refuse_a_bad_value_naming_the_service(bad):
+    with pytest.raises(SpecError) as err:
+        probe_intervals(1.0, {'ssh': bad})
+    assert err.value.field == 'intervals.ssh'
