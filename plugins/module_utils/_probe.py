@@ -210,8 +210,8 @@ def probe_intervals(default, per_service, field='intervals'):
     """Seconds between two probes of each service: `default` unless `per_service` names the service.
 
     Returns a function of the service name. A per-service interval exists because some probes cost
-    the guest far more than others: each SSH probe makes sshd fork and exec, which under emulation
-    took seconds of the guest's CPU, and probing it as often as HTTP starved the guest.
+    the guest far more than others: each SSH probe makes sshd fork and exec, seconds of a starved
+    guest's CPU under emulation.
     """
     checked = {}
     for name, seconds in (per_service or {}).items():
