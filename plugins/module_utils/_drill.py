@@ -100,6 +100,20 @@ def back_after(series, since, end):
     return result
 
 
+def latest_answers(samples, expected, since):
+    """{target/service: the newest probe result at or after `since`, None when there is none yet} for each
+    `expected` target/service; the stream by its listener's reports, not its chunks. A result from before
+    `since` says nothing about now (e.g. an answer from before a node lost power)."""
+    latest = dict.fromkeys(expected)
+    for sample in samples:
+        key = '%s/%s' % (sample['target'], sample['service'])
+        if key not in latest or 'bytes' in sample or sample['t'] < since:
+            continue
+        if latest[key] is None or sample['t'] >= latest[key]['t']:
+            latest[key] = sample
+    return latest
+
+
 def double_runs(placements):
     """[(guest, t, nodes)] where two nodes reported the guest running within PLACEMENT_WINDOW."""
     latest = {}

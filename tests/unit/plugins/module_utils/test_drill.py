@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ansible_collections.xenha.datacenter.plugins.module_utils._drill import (
-    analyse, double_runs, outages, picture, stream_gaps, table,
+    analyse, double_runs, latest_answers, outages, picture, stream_gaps, table,
 )
 
 
@@ -123,3 +123,18 @@ def test_table_and_picture_show_the_events():
     assert 'PASSED' in text and 'power off node1' in text and 'x0/http' in text
     page = picture(report)
     assert page.startswith('<!doctype html>') and '<svg' in page and 'power off node1' in page
+
+
+def test_latest_answers_take_the_newest_result_since_the_wait_began():
+    samples = (ups('x0', 'http', [1, 2, 3], down=(3,)) + ups('x0', 'ssh', [1, 5], down=(1,))
+               + [{'t': 4, 'target': 'x0', 'service': 'icecast', 'ok': True, 'bytes': 512}])
+    latest = latest_answers(samples, ['x0/http', 'x0/ssh', 'x0/icecast'], since=2)
+    assert latest['x0/http']['t'] == 3 and not latest['x0/http']['ok']
+    assert latest['x0/ssh']['t'] == 5 and latest['x0/ssh']['ok']
+    # Stream chunks are not answers to a probe; the listener's own reports are.
+    assert latest['x0/icecast'] is None
+
+
+def test_latest_answers_ignore_results_from_before_the_wait_and_unexpected_services():
+    samples = ups('x0', 'http', [1, 2]) + ups('x9', 'http', [5])
+    assert latest_answers(samples, ['x0/http'], since=3) == {'x0/http': None}
