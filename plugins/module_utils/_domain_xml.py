@@ -100,7 +100,7 @@ def build_domain_xml(spec, uuid=None):
         for feature in spec.cpu_disable_features:
             _sub(cpu, 'feature', policy='disable', name=feature)
     _sub(domain, 'on_poweroff', 'destroy')
-    _sub(domain, 'on_reboot', 'restart')
+    _sub(domain, 'on_reboot', spec.on_reboot)
     _sub(domain, 'on_crash', 'destroy')
     devices = _sub(domain, 'devices')
     for disk in spec.disks:
@@ -209,6 +209,7 @@ def parse_domain_xml(xml):
         disks=tuple(disks),
         interfaces=tuple(interfaces),
         services=tuple(services),
+        on_reboot=_text(domain, 'on_reboot', 'restart'),
     )
 
 

@@ -9,6 +9,7 @@ Everything that can be refused is refused before the first write.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 
@@ -208,7 +209,10 @@ def converge_cluster_managed(params, conn, storage, check_mode=False):
         validate_name(name)
         desired = None
     else:
-        desired = build_spec(params)
+        # A guest rebooting itself is stopped, not restarted by the hypervisor: the cluster sees it stop and
+        # starts it again. Restarted behind the cluster, it raced the cluster's recovery ("domain already
+        # exists"), and a recovery elsewhere would run it on two nodes.
+        desired = dataclasses.replace(build_spec(params), on_reboot='destroy')
     dom, observed, xml_before = observe_cluster_managed(conn, storage, config, name, desired)
     if state == 'absent' and observed.running:
         raise GuestError('guest %s runs on this node; stop it through the cluster first (crm resource stop), then '

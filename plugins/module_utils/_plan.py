@@ -97,6 +97,7 @@ def view(spec, running=False, autostart=False, disk_sizes=None, state=None):
         'bootloader': spec.bootloader,
         'cpu_disable_features': list(spec.cpu_disable_features),
         'cpuset': spec.cpuset,
+        'on_reboot': spec.on_reboot,
         'autostart': autostart,
         'disks': [{'name': d.name, 'target': d.target, 'path': d.path, 'size': disk_size(d)} for d in spec.disks],
         'interfaces': [{'bridge': i.bridge, 'mac': i.mac, 'ip': i.ip} for i in spec.interfaces],
@@ -108,7 +109,7 @@ def view(spec, running=False, autostart=False, disk_sizes=None, state=None):
 def _definition_key(spec):
     """The parts of a spec that live in the domain definition (disk sizes live in storage)."""
     return (spec.type, spec.memory_mib, spec.max_memory_mib, spec.vcpus, spec.kernel, spec.initrd, spec.cmdline,
-            spec.bootloader, spec.cpu_disable_features, spec.cpuset,
+            spec.bootloader, spec.cpu_disable_features, spec.cpuset, spec.on_reboot,
             tuple((d.name, d.kind, d.path, d.target, d.vg, d.lv, d.size_mib) for d in spec.disks),
             spec.interfaces, spec.services)
 
@@ -179,7 +180,8 @@ def _plan_definition(plan, desired, observed, xml):
               ('cmdline', before.cmdline, desired.cmdline, str),
               ('bootloader', before.bootloader, desired.bootloader, str),
               ('cpu_disable_features', before.cpu_disable_features, desired.cpu_disable_features, list),
-              ('cpuset', before.cpuset, desired.cpuset, lambda cpus: cpus or 'any')]
+              ('cpuset', before.cpuset, desired.cpuset, lambda cpus: cpus or 'any'),
+              ('on_reboot', before.on_reboot, desired.on_reboot, str)]
     for name, old, new, render in simple:
         if old != new:
             plan.changes.append('%s: %s -> %s%s' % (name, render(old), render(new), ' (next boot)' if running else ''))
@@ -251,8 +253,9 @@ def restart_pending(observed):
         return False
     live, persistent = observed.live_spec, observed.spec
     return (live.type, live.max_memory_mib, live.vcpus, live.kernel, live.initrd, live.cmdline, live.bootloader,
-            live.cpu_disable_features, live.cpuset, [(d.path, d.target) for d in live.disks],
+            live.cpu_disable_features, live.cpuset, live.on_reboot, [(d.path, d.target) for d in live.disks],
             [(i.bridge, i.mac) for i in live.interfaces]) != \
         (persistent.type, persistent.max_memory_mib, persistent.vcpus, persistent.kernel, persistent.initrd,
          persistent.cmdline, persistent.bootloader, persistent.cpu_disable_features, persistent.cpuset,
+         persistent.on_reboot,
          [(d.path, d.target) for d in persistent.disks], [(i.bridge, i.mac) for i in persistent.interfaces])

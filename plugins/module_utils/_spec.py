@@ -102,6 +102,9 @@ class Spec:
     interfaces: tuple = ()
     services: tuple = ()
     autostart: bool = field(default=False)
+    # What the hypervisor does when the guest reboots itself: 'restart' it, or 'destroy' it so that only the
+    # cluster starts a cluster-managed guest (a restart behind the cluster races its recovery).
+    on_reboot: str = 'restart'
 
     @property
     def macs(self):

@@ -154,6 +154,9 @@ options:
       - Run it on every node, so that each has the same file. O(state) may only be V(present) or V(absent);
         V(absent) removes the file (and with O(remove_disks=true) the disks) and is refused while the guest
         runs on this node.
+      - Such a guest that reboots itself is stopped (C(on_reboot) V(destroy)) and the cluster starts it again, since
+        under Xen a reboot makes a new domain, and one restarted behind the cluster raced the cluster's recovery
+        (which then found the domain already there) and could have run it on a second node.
     type: path
   autostart:
     description: Start the guest when libvirtd starts. Leave false for guests the cluster manages.

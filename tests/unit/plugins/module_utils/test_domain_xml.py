@@ -75,3 +75,9 @@ def test_cpuset_goes_on_the_vcpu_element_and_round_trips():
     assert root.find('vcpu').get('cpuset') == '1,3'
     assert parse_domain_xml(build_domain_xml(spec)) == spec
     assert ET.fromstring(build_domain_xml(spec_for())).find('vcpu').get('cpuset') is None
+
+
+def test_a_guest_of_its_own_restarts_on_reboot():
+    spec = build_spec(dict(name='x0', memory='128M', kernel='/boot/vmlinuz'))
+    xml = build_domain_xml(spec)
+    assert '<on_reboot>restart</on_reboot>' in xml and parse_domain_xml(xml).on_reboot == 'restart'

@@ -60,6 +60,17 @@ def test_a_change_rewrites_the_file_keeping_the_uuid(conn, tmp_path):
     assert result['guest']['uuid'] == first['guest']['uuid'] and result['guest']['vcpus'] == 2
 
 
+def test_a_guest_rebooting_itself_is_left_to_the_cluster(conn, tmp_path):
+    run(conn, x1(tmp_path))
+    assert '<on_reboot>destroy</on_reboot>' in (tmp_path / 'x1.xml').read_text()
+    # A file written before (the hypervisor restarted the guest behind the cluster) is rewritten.
+    path = tmp_path / 'x1.xml'
+    path.write_text(path.read_text().replace('<on_reboot>destroy</on_reboot>', '<on_reboot>restart</on_reboot>'))
+    result = run(conn, x1(tmp_path))
+    assert result['changed'] and 'on_reboot: restart -> destroy' in result['changes']
+    assert parse_domain_xml(path.read_text()).on_reboot == 'destroy'
+
+
 def test_check_mode_writes_nothing(conn, tmp_path):
     result = run(conn, x1(tmp_path), check_mode=True)
     assert result['changed']
