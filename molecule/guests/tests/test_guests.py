@@ -77,3 +77,17 @@ def test_guest_definitions_are_the_same_on_every_node():
     for guest in GUESTS:
         digests = {lab_host(n).check_output('sha256sum /etc/xenha/guests/%s.xml' % guest).split()[0] for n in MEMBERS}
         assert len(digests) == 1
+
+
+def test_each_guest_runs_with_its_swap():
+    for guest in GUESTS:
+        g = lab_host(guest)
+        assert '/dev/xvdb' in g.check_output('swapon --show=NAME --noheadings').split(), \
+            '%s runs without its swap disk' % guest
+        assert 'nofail,x-systemd.device-timeout=' in g.file('/etc/fstab').content_string
+
+
+def test_a_guest_rebooting_itself_is_left_to_the_cluster():
+    for guest in GUESTS:
+        config = lab_host('node1').file('/etc/xenha/guests/%s.xml' % guest).content_string
+        assert '<on_reboot>destroy</on_reboot>' in config, guest
