@@ -15,11 +15,27 @@ Times are seconds since the epoch, all from the controller's clock.
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections import defaultdict
 
 STREAM_GAP_DOWN = 1.0      # a stream silent for longer than this counts as down
 PLACEMENT_WINDOW = 5.0     # two nodes' reports closer than this are taken as simultaneous
+
+
+def read_records(path):
+    """The records of one of the drill's JSON-lines files (samples, placements); a line its writer was
+    still writing, or was stopped in, is skipped."""
+    records = []
+    with open(path) as handle:
+        for line in handle:
+            line = line.strip()
+            if line:
+                try:
+                    records.append(json.loads(line))
+                except ValueError:
+                    continue
+    return records
 
 
 def outages(samples, start, end):

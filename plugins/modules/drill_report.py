@@ -87,21 +87,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.xenha.datacenter.plugins.module_utils._drill import analyse, picture, table
-
-
-def read_lines(path):
-    records = []
-    if os.path.exists(path):
-        with open(path) as handle:
-            for line in handle:
-                line = line.strip()
-                if line:
-                    try:
-                        records.append(json.loads(line))
-                    except ValueError:
-                        pass  # the writer was stopped mid-line
-    return records
+from ansible_collections.xenha.datacenter.plugins.module_utils._drill import analyse, picture, read_records, table
 
 
 def main():
@@ -119,7 +105,10 @@ def main():
         if 't' not in event or 'name' not in event:
             module.fail_json(msg='events[%d] needs t and name' % index, field='events')
         event['t'] = float(event['t'])
-    report = analyse(read_lines(params['samples']), read_lines(params['placements']), params['events'],
+    # A drill stopped before its watchers wrote anything still gets a report.
+    samples = read_records(params['samples']) if os.path.exists(params['samples']) else []
+    placements = read_records(params['placements']) if os.path.exists(params['placements']) else []
+    report = analyse(samples, placements, params['events'],
                      params['end'], params['budget'])
     os.makedirs(params['dest'], exist_ok=True)
     text = table(report)

@@ -74,11 +74,9 @@ latest:
   sample: {"x0/http": {"t": 1764370000.5, "ok": true, "detail": "HTTP 200, served from node1"}, "x0/ssh": null}
 """
 
-import json
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.xenha.datacenter.plugins.module_utils._drill import latest_answers
+from ansible_collections.xenha.datacenter.plugins.module_utils._drill import latest_answers, read_records
 from ansible_collections.xenha.datacenter.plugins.module_utils._spec import SpecError, normalise_service
 
 
@@ -93,18 +91,6 @@ def expected_services(targets):
     return expected
 
 
-def read_samples(path):
-    """The timeline so far; a line the sampler is still writing is skipped."""
-    samples = []
-    with open(path) as handle:
-        for line in handle:
-            try:
-                samples.append(json.loads(line))
-            except ValueError:
-                continue
-    return samples
-
-
 def main():
     module = AnsibleModule(argument_spec=dict(
         samples=dict(type='path', required=True),
@@ -116,7 +102,7 @@ def main():
     except SpecError as exc:
         module.fail_json(msg=str(exc), field=exc.field)
     try:
-        samples = read_samples(module.params['samples'])
+        samples = read_records(module.params['samples'])
     except OSError as exc:
         module.fail_json(msg='samples: cannot read the sampler timeline %s (%s); start '
                              'xenha.datacenter.drill_sampler first' % (module.params['samples'], exc.strerror))
