@@ -301,6 +301,14 @@ def normalise_service(raw, field_name):
     return Service(name, tuple(packages), port, protocol, probe, str(given.get('description', base.description)))
 
 
+def target_services(targets):
+    """(target, Service) for each service of each target ({name, address, services}), as the client's
+    probes see them; errors name targets[i].services[j]."""
+    for t_index, target in enumerate(targets):
+        for s_index, raw in enumerate(target.get('services') or []):
+            yield target, normalise_service(raw, 'targets[%d].services[%d]' % (t_index, s_index))
+
+
 def _normalise_services(services):
     result = []
     for i, raw in enumerate(services or ()):

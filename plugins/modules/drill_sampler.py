@@ -99,7 +99,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.xenha.datacenter.plugins.module_utils._probe import probe_intervals, run_probe
-from ansible_collections.xenha.datacenter.plugins.module_utils._spec import SpecError, normalise_service
+from ansible_collections.xenha.datacenter.plugins.module_utils._spec import SpecError, target_services
 
 
 class Timeline:
@@ -166,12 +166,8 @@ def main():
         dhcp_interface=dict(type='str'),
     ))
     params = module.params
-    workers = []
     try:
-        for t_index, target in enumerate(params['targets']):
-            for s_index, raw in enumerate(target.get('services', [])):
-                service = normalise_service(raw, 'targets[%d].services[%d]' % (t_index, s_index))
-                workers.append((target, service))
+        workers = list(target_services(params['targets']))
         interval_of = probe_intervals(params['interval'], params['intervals'])
     except SpecError as exc:
         module.fail_json(msg=str(exc), field=exc.field)

@@ -77,18 +77,14 @@ latest:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.xenha.datacenter.plugins.module_utils._drill import latest_answers, read_records
-from ansible_collections.xenha.datacenter.plugins.module_utils._spec import SpecError, normalise_service
+from ansible_collections.xenha.datacenter.plugins.module_utils._spec import SpecError, target_services
 
 
 def expected_services(targets):
-    expected = []
     for t_index, target in enumerate(targets):
         if not isinstance(target.get('name'), str) or not target['name']:
             raise SpecError('targets[%d].name' % t_index, "each target needs its guest's name")
-        for s_index, raw in enumerate(target.get('services') or []):
-            service = normalise_service(raw, 'targets[%d].services[%d]' % (t_index, s_index))
-            expected.append('%s/%s' % (target['name'], service.name))
-    return expected
+    return ['%s/%s' % (target['name'], service.name) for target, service in target_services(targets)]
 
 
 def main():

@@ -103,23 +103,21 @@ down:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.xenha.datacenter.plugins.module_utils._probe import run_probe
-from ansible_collections.xenha.datacenter.plugins.module_utils._spec import SpecError, normalise_service
+from ansible_collections.xenha.datacenter.plugins.module_utils._spec import SpecError, target_services
 
 
 def probe_targets(params):
     results = []
-    for t_index, target in enumerate(params['targets']):
-        for s_index, raw in enumerate(target['services']):
-            service = normalise_service(raw, 'targets[%d].services[%d]' % (t_index, s_index))
-            options = {}
-            if service.probe == 'stream':
-                options = {'path': params['stream_path'], 'seconds': params['stream_seconds']}
-            elif service.probe == 'dhcp':
-                options = {'interface': params['dhcp_interface']}
-            result = run_probe(service.name, service.probe, target['address'], service.port, params['timeout'],
-                               **options).as_dict()
-            result['target'] = target['name']
-            results.append(result)
+    for target, service in target_services(params['targets']):
+        options = {}
+        if service.probe == 'stream':
+            options = {'path': params['stream_path'], 'seconds': params['stream_seconds']}
+        elif service.probe == 'dhcp':
+            options = {'interface': params['dhcp_interface']}
+        result = run_probe(service.name, service.probe, target['address'], service.port, params['timeout'],
+                           **options).as_dict()
+        result['target'] = target['name']
+        results.append(result)
     return results
 
 
