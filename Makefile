@@ -6,20 +6,22 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.tmp/collections
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export XENHA_LAB_DIR := $(CURDIR)/lab-state
+# `make test` prints each long step's wall time, so a slow run shows where its time went.
+export TIMEFORMAT := took %0R s
 
 .PHONY: bootstrap test lint unit build bench bench-lab bench-migration demo lab-up lab-down lab-test guests-test plain-test iscsi-test three-test qdevice-test drill-test
 
 bootstrap:
-	@scripts/bootstrap
+	@time scripts/bootstrap
 
 test: bootstrap lint unit build lab-test
 
 lint: collection-link
-	ansible-lint
+	time ansible-lint
 	antsibull-changelog lint
 
 unit: collection-link
-	pytest -q tests/unit
+	time pytest -q tests/unit
 
 build: collection-link
 	scripts/check-build
@@ -27,9 +29,9 @@ build: collection-link
 # The lab itself, on real emulated nodes: boot, SSH, shared disk, cluster network, real fencing; then
 # the cluster converged twice and checked; then the hypervisor role's install path on a plain node.
 lab-test: collection-link
-	molecule test -s lab
-	molecule test -s default
-	molecule test -s plain
+	time molecule test -s lab
+	time molecule test -s default
+	time molecule test -s plain
 
 # All of site.yml (guests and services included) under molecule, with its checks; not in `test`:
 # over an hour on two cores.
