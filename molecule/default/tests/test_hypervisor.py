@@ -1,6 +1,8 @@
 """Every node runs Xen with the declared dom0 settings, and libvirt drives it."""
 from __future__ import annotations
 
+import shlex
+
 # The dom0s; the guests and the client have tests of their own.
 testinfra_hosts = ['node1', 'node2']
 
@@ -42,3 +44,40 @@ def test_migration_ssh_to_peers_with_pinned_host_keys(host):
     assert host.run('ssh -o BatchMode=yes %s hostname' % peer).stdout.strip() == peer
     assert host.file('/root/.ssh/known_hosts').contains(peer)
     assert host.file('/root/.ssh/authorized_keys').contains('from="10.0.0.0/24"')
+
+
+
+# One shell run per node (each command is an Ansible round trip): a loop device on two fake
+# backends, the first attached by the fast path, the second refused by Xen's script behind it.
+BLOCK_HOTPLUG_CHECK = r"""
+set -u
+image=/var/tmp/xenha-hotplug-check.img
+truncate -s 1M $image && loop=$(losetup --find --show $image) || exit 3
+for domid in 9990 9991; do
+    p=backend/vbd/$domid/51712
+    xenstore-write $p/params $loop $p/mode w $p/frontend-id $domid $p/state 2 /local/domain/$domid/vm /vm/check-$domid
+done
+add() { XENBUS_TYPE=vbd XENBUS_BASE_PATH=backend XENBUS_PATH=backend/vbd/$1/51712 /etc/xen/scripts/block add; }
+add 9990; echo "first rc=$?"
+add 9991; echo "second rc=$?"
+echo "numbers=$(cat /sys/class/block/${loop##*/}/dev)"
+for key in 9990/51712/physical-device 9990/51712/hotplug-status 9991/51712/hotplug-status 9991/51712/hotplug-error; do
+    echo "$key=$(xenstore-read backend/vbd/$key)"
+done
+for domid in 9990 9991; do xenstore-rm backend/vbd/$domid; xenstore-rm /local/domain/$domid; done
+losetup -d $loop; rm -f $image
+"""
+
+
+def test_block_hotplug_fast_path_with_xens_script_behind_it(host):
+    """The fast path attaches a free device; a device another disk uses gets Xen's own verdict."""
+    assert 'diversion of /etc/xen/scripts/block to /etc/xen/scripts/block.distrib' in \
+        host.check_output('dpkg-divert --list /etc/xen/scripts/block')
+    out = host.run('bash -c %s' % shlex.quote(BLOCK_HOTPLUG_CHECK))
+    seen = dict(line.split('=', 1) for line in out.stdout.splitlines() if '=' in line)
+    major, minor = seen['numbers'].split(':')
+    assert seen['first rc'] == '0' and seen['second rc'] != '0', out.stdout
+    assert seen['9990/51712/physical-device'] == '%x:%x' % (int(major), int(minor))
+    assert seen['9990/51712/hotplug-status'] == 'connected'
+    assert seen['9991/51712/hotplug-status'] == 'busy'
+    assert 'mounted in a guest domain' in seen['9991/51712/hotplug-error']
