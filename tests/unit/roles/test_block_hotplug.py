@@ -86,23 +86,24 @@ def test_an_attached_disk_is_left_alone(world):
     assert world('add', keys={'params': '/dev/null', 'mode': 'w', 'physical-device': 'fe:3'}) == (0, [])
 
 
-def test_a_free_block_device_is_attached_without_xens_script(world):
+@pytest.fixture
+def free_device():
     found = block_device()
     if found is None:
         # Some containers expose no block device at all; the lab check in molecule/default covers this path.
         pytest.skip('this machine shows no unmounted block device to attach')
-    path, numbers = found
+    return found
+
+
+def test_a_free_block_device_is_attached_without_xens_script(world, free_device):
+    path, numbers = free_device
     assert world('add', keys={'params': path, 'mode': 'w'}) == (0, [
         'xenstore-write {b}/physical-device {hex} {b}/physical-device-path {path} {b}/hotplug-status connected'
         .format(b=BACKEND, hex=hex_numbers(numbers), path=os.path.realpath(path))])
 
 
-def test_a_device_another_disk_uses_is_for_xens_script_to_judge(world):
-    found = block_device()
-    if found is None:
-        # Some containers expose no block device at all; the lab check in molecule/default covers this path.
-        pytest.skip('this machine shows no unmounted block device to attach')
-    path, numbers = found
+def test_a_device_another_disk_uses_is_for_xens_script_to_judge(world, free_device):
+    path, numbers = free_device
     assert world('add', keys={'params': path, 'mode': 'r'}, others={'backend/vbd/3/51712': hex_numbers(numbers)}) \
         == (0, ['distrib add %s' % BACKEND])
 
