@@ -99,6 +99,17 @@ def service_gaps(series, start, end):
     return gaps
 
 
+def slowest_answers(series):
+    """{target/service: the longest a probe waited for an answer that came, in seconds}, for the services
+    whose samples record it: a service that answers slowly is up, but users feel it."""
+    result = {}
+    for (target, service), values in sorted(series.items()):
+        waits = [s['seconds'] for s in values if s['ok'] and isinstance(s.get('seconds'), (int, float))]
+        if waits:
+            result['%s/%s' % (target, service)] = round(max(waits), 1)
+    return result
+
+
 def back_after(series, since, end):
     """{target/service: seconds after `since` until it answered again (0 when it never went down),
     None when it was not back by `end`}."""
@@ -239,7 +250,7 @@ def analyse(samples, placements, events, end, budget):
             failures.append('step failed: %s (%s)' % (event['name'], event['failed']))
     return {'passed': not failures, 'failures': failures, 'budget_s': budget, 'duration_s': round(end - start, 1),
             'phases': phases, 'migrations': migrations, 'failovers': failovers, 'counters': counters,
-            'double_runs': len(doubles),
+            'double_runs': len(doubles), 'slowest_answer_s': slowest_answers(series),
             'availability': availability(series, start, end),
             # the inputs besides the samples, so that a kept run can be judged again
             'events': events, 'end': end}
@@ -287,6 +298,10 @@ def table(report):
     for guest, c in sorted(report['counters'].items()):
         lines.append('  %s: highest %s, restarts %d, lost at restarts %s ms, went back without restart: %s'
                      % (guest, c['highest'], c['restarts'], c['lost_ms'] or [0], 'yes' if c['went_back'] else 'no'))
+    slowest = report.get('slowest_answer_s') or {}
+    if slowest:
+        lines += ['', 'Slowest answer per service (s): '
+                  + ', '.join('%s %.1f' % (k, v) for k, v in sorted(slowest.items()))]
     lines += ['', 'Guest on two nodes at once: %d time(s)' % report['double_runs']]
     if report['failures']:
         lines += ['', 'Missed:'] + ['  - ' + f for f in report['failures']]

@@ -206,12 +206,13 @@ def run_probe(service, probe, address, port, timeout=5.0, **options):
     return Result(service, probe, address, port, ok, round(time.monotonic() - started, 3), detail)
 
 
-def probe_intervals(default, per_service, field='intervals'):
-    """Seconds between two probes of each service: `default` unless `per_service` names the service.
+def per_service_seconds(default, per_service, field):
+    """Seconds for each service (between two probes, or a probe's timeout): `default` unless
+    `per_service` names the service.
 
-    Returns a function of the service name. A per-service interval exists because some probes cost
-    the guest far more than others: each SSH probe makes sshd fork and exec, seconds of a starved
-    guest's CPU under emulation.
+    Returns a function of the service name. Probes differ in what they cost a guest: each SSH probe
+    makes sshd fork and exec, seconds of a starved guest's CPU under emulation, so SSH may be probed
+    less often and given longer to answer than HTTP.
     """
     checked = {}
     for name, seconds in (per_service or {}).items():

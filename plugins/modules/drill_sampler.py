@@ -57,6 +57,13 @@ options:
     description: Seconds a probe may take.
     type: float
     default: 1
+  timeouts:
+    description:
+      - Seconds a probe may take, per service name, overriding O(timeout).
+      - For services that answer slowly on a loaded host while still working, e.g. an SSH banner from a guest
+        whose CPU is shared: a client waits that long, so the probe does too.
+    type: dict
+    default: {}
   counter_port:
     description: The witness counter's port in each guest (0 to skip).
     type: int
@@ -98,7 +105,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.xenha.datacenter.plugins.module_utils._probe import probe_intervals, run_probe
+from ansible_collections.xenha.datacenter.plugins.module_utils._probe import per_service_seconds, run_probe
 from ansible_collections.xenha.datacenter.plugins.module_utils._spec import SpecError, target_services
 
 
@@ -119,11 +126,12 @@ class Timeline:
         self._handle.close()
 
 
-def probe_loop(timeline, done, target, service, probe, port, params, options, interval):
+def probe_loop(timeline, done, target, service, probe, port, options, interval, timeout):
     while not done.is_set():
         started = time.monotonic()
-        result = run_probe(service, probe, target['address'], port, params['timeout'], **options)
-        timeline.write(target=target['name'], service=service, ok=result.ok, detail=result.detail[:120])
+        result = run_probe(service, probe, target['address'], port, timeout, **options)
+        timeline.write(target=target['name'], service=service, ok=result.ok, seconds=result.seconds,
+                       detail=result.detail[:120])
         done.wait(max(0.0, interval - (time.monotonic() - started)))
 
 
@@ -161,6 +169,7 @@ def main():
         interval=dict(type='float', default=0.5),
         intervals=dict(type='dict', default={}),
         timeout=dict(type='float', default=1),
+        timeouts=dict(type='dict', default={}),
         counter_port=dict(type='int', default=7000),
         stream_path=dict(type='str', default='/radio.ogg'),
         dhcp_interface=dict(type='str'),
@@ -168,7 +177,8 @@ def main():
     params = module.params
     try:
         workers = list(target_services(params['targets']))
-        interval_of = probe_intervals(params['interval'], params['intervals'])
+        interval_of = per_service_seconds(params['interval'], params['intervals'], 'intervals')
+        timeout_of = per_service_seconds(params['timeout'], params['timeouts'], 'timeouts')
     except SpecError as exc:
         module.fail_json(msg=str(exc), field=exc.field)
     timeline = Timeline(params['output'])
@@ -180,13 +190,13 @@ def main():
             threads.append(threading.Thread(target=stream_loop, args=args, daemon=True))
             continue
         options = {'interface': params['dhcp_interface']} if service.probe == 'dhcp' else {}
-        args = (timeline, done, target, service.name, service.probe, service.port, params, options,
-                interval_of(service.name))
+        args = (timeline, done, target, service.name, service.probe, service.port, options,
+                interval_of(service.name), timeout_of(service.name))
         threads.append(threading.Thread(target=probe_loop, args=args, daemon=True))
     if params['counter_port']:
         for target in params['targets']:
-            args = (timeline, done, target, 'counter', 'counter', params['counter_port'], params, {},
-                    interval_of('counter'))
+            args = (timeline, done, target, 'counter', 'counter', params['counter_port'], {},
+                    interval_of('counter'), timeout_of('counter'))
             threads.append(threading.Thread(target=probe_loop, args=args, daemon=True))
     for thread in threads:
         thread.start()
@@ -194,8 +204,10 @@ def main():
     while time.monotonic() < deadline and not os.path.exists(params['stop_file']):
         time.sleep(0.5)
     done.set()
+    # Every probe in flight ends within its timeout.
+    joined_by = time.monotonic() + max([params['timeout']] + [timeout_of(name) for name in params['timeouts']]) + 5
     for thread in threads:
-        thread.join(params['timeout'] + 5)
+        thread.join(max(0.0, joined_by - time.monotonic()))
     timeline.close()
     module.exit_json(changed=False, samples=timeline.count)
 

@@ -125,6 +125,17 @@ def test_table_and_picture_show_the_events():
     assert page.startswith('<!doctype html>') and '<svg' in page and 'power off node1' in page
 
 
+def test_a_slow_answer_is_up_and_reported_as_the_slowest_wait():
+    samples = ups('x0', 'http', list(range(0, 100, 2)))
+    samples += [{'t': 30, 'target': 'x0', 'service': 'ssh', 'ok': True, 'seconds': 0.4, 'detail': ''},
+                {'t': 75, 'target': 'x0', 'service': 'ssh', 'ok': True, 'seconds': 44.96, 'detail': ''},
+                {'t': 90, 'target': 'x0', 'service': 'ssh', 'ok': False, 'seconds': 90.0, 'detail': 'timed out'}]
+    report = drill(samples, [{'t': 0, 'name': 'start'}])
+    # the timed-out probe is no answer; records without a wait (older timelines) are left out
+    assert report['slowest_answer_s'] == {'x0/ssh': 45.0}
+    assert 'Slowest answer per service (s): x0/ssh 45.0' in table(report)
+
+
 def test_latest_answers_take_the_newest_result_since_the_wait_began():
     samples = (ups('x0', 'http', [1, 2, 3], down=(3,)) + ups('x0', 'ssh', [1, 5], down=(1,))
                + [{'t': 4, 'target': 'x0', 'service': 'icecast', 'ok': True, 'bytes': 512}])

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from ansible_collections.xenha.datacenter.plugins.module_utils._probe import (
-    dhcp_discover, parse_dhcp_reply, probe_intervals, run_probe,
+    dhcp_discover, parse_dhcp_reply, per_service_seconds, run_probe,
 )
 from ansible_collections.xenha.datacenter.plugins.module_utils._spec import SpecError
 
@@ -127,15 +127,16 @@ def test_something_else_on_the_counter_port_is_down():
     assert not run_probe('counter', 'counter', '127.0.0.1', port, 2).ok
 
 
-def test_probe_intervals_override_per_service_and_default_otherwise():
-    interval_of = probe_intervals(1.0, {'ssh': 5, 'http': '2.5'})
+def test_per_service_seconds_override_the_default_for_the_services_named():
+    interval_of = per_service_seconds(1.0, {'ssh': 5, 'http': '2.5'}, 'intervals')
     assert interval_of('ssh') == 5.0
     assert interval_of('http') == 2.5
     assert interval_of('counter') == 1.0
 
 
 @pytest.mark.parametrize('bad', [0, -1, 'often', None])
-def test_probe_intervals_refuse_a_bad_value_naming_the_service(bad):
+@pytest.mark.parametrize('field', ['intervals', 'timeouts'])
+def test_per_service_seconds_refuse_a_bad_value_naming_the_field_and_service(bad, field):
     with pytest.raises(SpecError) as err:
-        probe_intervals(1.0, {'ssh': bad})
-    assert err.value.field == 'intervals.ssh'
+        per_service_seconds(1.0, {'ssh': bad}, field)
+    assert err.value.field == field + '.ssh'
