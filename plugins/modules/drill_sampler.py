@@ -61,7 +61,7 @@ options:
     description:
       - Seconds a probe may take, per service name, overriding O(timeout).
       - For services that answer slowly on a loaded host while still working, e.g. an SSH banner from a guest
-        whose CPU is shared: a client waits that long, so the probe does too.
+        whose CPU is shared; a client waits that long, so the probe does too.
     type: dict
     default: {}
   counter_port:
