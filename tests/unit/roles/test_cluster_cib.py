@@ -1,0 +1,36 @@
+"""The cluster role's Pacemaker configuration (templates/cluster.crm.j2), rendered by Ansible with the role's
+defaults: one fence_ipmilan device per member, kept off the node it fences, with the role's timeouts."""
+from __future__ import annotations
+
+import re
+
+from role_template import render_template
+
+
+def render(tmp_path, **overrides):
+    hosts = {name: {'cluster_fence_ipmi': {'address': '192.0.2.%d' % n, 'port': 6230 + n, 'user': 'admin',
+                                           'password': 'unused-here'}}
+             for n, name in enumerate(['node1', 'node2'], 1)}
+    variables = dict(cluster_members=['node1', 'node2'], __cluster_fence_dir='/etc/xenha/fence', **overrides)
+    return render_template(tmp_path, 'cluster', 'cluster.crm.j2', variables, hosts=hosts)
+
+
+def device(text, member):
+    return re.search(r'^primitive fence_%s .*?(?=^\S)' % member, text, re.M | re.S).group(0)
+
+
+def test_each_member_has_a_fence_device_with_pacemakers_timeouts_by_default(tmp_path):
+    text = render(tmp_path)
+    for n, member in enumerate(['node1', 'node2'], 1):
+        fence = device(text, member)
+        assert 'ip=192.0.2.%d ipport=%d' % (n, 6230 + n) in fence and 'pcmk_host_list=%s' % member in fence
+        assert 'pcmk_reboot_timeout=60s pcmk_off_timeout=60s' in fence
+        assert 'op start timeout=20s' in fence and 'op monitor interval=60s timeout=20s' in fence
+        assert 'location fence_%s_not_on_itself fence_%s -inf: %s' % (member, member, member) in text
+    # the password is read on the node from a root-only file, never written into the CIB
+    assert 'unused-here' not in text
+
+
+def test_the_fencing_timeout_is_the_roles_option(tmp_path):
+    fence = device(render(tmp_path, cluster_fence_action_timeout=180), 'node1')
+    assert 'pcmk_reboot_timeout=180s pcmk_off_timeout=180s' in fence
