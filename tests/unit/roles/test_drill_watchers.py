@@ -42,6 +42,12 @@ def test_failover_watch_reads_nodes_and_guests():
     assert not watch.started_on(CRM_MON, 'x1', 'node2')
 
 
+def test_failover_watch_asks_at_most_a_third_of_the_time():
+    watch = load('failover-watch')
+    assert watch.pause_after(0.2) == 1.0
+    assert watch.pause_after(3.0) == 6.0
+
+
 def test_placement_watch_parses_xl_list():
     watch = load('placement-watch')
     text = ('Name ID Mem VCPUs State Time(s)\n'
