@@ -31,6 +31,7 @@ def test_each_member_has_a_fence_device_with_pacemakers_timeouts_by_default(tmp_
     assert 'unused-here' not in text
 
 
-def test_the_fencing_timeout_is_the_roles_option(tmp_path):
-    fence = device(render(tmp_path, cluster_fence_action_timeout=180), 'node1')
+def test_the_fencing_timeout_and_the_check_interval_are_the_roles_options(tmp_path):
+    fence = device(render(tmp_path, cluster_fence_action_timeout=180, cluster_fence_monitor_interval=600), 'node1')
     assert 'pcmk_reboot_timeout=180s pcmk_off_timeout=180s' in fence
+    assert 'op monitor interval=600s timeout=20s' in fence

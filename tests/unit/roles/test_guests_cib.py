@@ -27,6 +27,12 @@ def test_failures_kept_and_no_serialize_when_asked_or_alone(tmp_path):
     assert not [line for line in lines if 'Serialize' in line]
 
 
+def test_guests_and_their_disks_are_checked_at_the_roles_interval(tmp_path):
+    monitors = [line.strip(' \\') for line in render(tmp_path, ['x0'], guests_monitor_interval=120)
+                if line.strip().startswith('op monitor')]
+    assert monitors == ['op monitor interval=120s timeout=60s'] * 2
+
+
 def test_live_migration_stream_rides_ssh(tmp_path):
     lines = render(tmp_path, ['x0', 'x1'])
     params = [line.strip() for line in lines if 'ocf:heartbeat:VirtualDomain' in line or 'migrate_options' in line]
