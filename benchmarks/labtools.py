@@ -10,17 +10,14 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAB_DIR = os.environ.get('XENHA_LAB_DIR') or os.path.join(ROOT, 'lab-state')
-NODE_PORTS = {'node1': 22101, 'node2': 22102}  # the lab's fixed SSH forwards (inventories/lab)
 
 PLAY_STARTS = {}  # play name -> monotonic time its first line appeared (last playbook run)
 
 
 def on_node(node, command, check=False):
     """Run a shell command as root on a lab node; returns the CompletedProcess."""
-    done = subprocess.run(
-        ['ssh', '-i', os.path.join(LAB_DIR, 'secrets', 'id_ed25519'), '-p', str(NODE_PORTS[node]),
-         '-o', 'BatchMode=yes', '-o', 'UserKnownHostsFile=' + os.path.join(LAB_DIR, 'known_hosts'),
-         '-o', 'StrictHostKeyChecking=yes', 'root@127.0.0.1', command], capture_output=True, text=True, check=False)
+    done = subprocess.run(['ssh', '-F', os.path.join(LAB_DIR, 'ssh_config'), node, command],
+                          capture_output=True, text=True, check=False)
     if check and done.returncode != 0:
         raise SystemExit('%s: `%s` failed: %s' % (node, command, (done.stderr or done.stdout)[-2000:]))
     return done

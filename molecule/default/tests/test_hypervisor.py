@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import shlex
 
-# The dom0s; the guests and the client have tests of their own.
-testinfra_hosts = ['node1', 'node2']
+from lab import NODE_HOSTS
+
+testinfra_hosts = NODE_HOSTS
 
 
 def test_node_runs_xen_with_fixed_dom0(host):
@@ -47,8 +48,8 @@ def test_migration_ssh_to_peers_with_pinned_host_keys(host):
 
 
 
-# One shell run per node (each command is an Ansible round trip): a loop device on two fake
-# backends, the first attached by the fast path, the second refused by Xen's script behind it.
+# One shell run per node: a loop device on two fake backends, the first attached by the fast path,
+# the second refused by Xen's script behind it.
 BLOCK_HOTPLUG_CHECK = r"""
 set -u
 image=/var/tmp/xenha-hotplug-check.img

@@ -1,20 +1,12 @@
 """The shared volume group: visible from every node, sanlock-locked, an LV never active on two nodes."""
 from __future__ import annotations
 
-import os
 import time
 
-import testinfra
+from lab import NODE_HOSTS, node
 
-# The dom0s; the guests and the client have tests of their own.
-testinfra_hosts = ['node1', 'node2']
-
-INVENTORY = os.path.dirname(os.environ['MOLECULE_INVENTORY_FILE'])
+testinfra_hosts = NODE_HOSTS
 VG = 'vg_guests'
-
-
-def node(name):
-    return testinfra.get_host('ansible://%s?force_ansible=True' % name, ansible_inventory=INVENTORY)
 
 
 def test_volume_group_visible_with_sanlock_locking(host):
