@@ -1,0 +1,98 @@
+"""The drill role's tasks: a node or client that does not answer stops the drill through its `rescue`
+and `always` (probes stopped, report written), never by ending the play (Ansible skips both for an
+unreachable host unless the block ignores it and the role checks)."""
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+TASKS = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'roles', 'drill', 'tasks')
+
+
+def load(name):
+    with open(os.path.join(TASKS, name), encoding='utf-8') as handle:
+        return yaml.safe_load(handle)
+
+
+def reaching_tasks_without_check(tasks):
+    """Tasks that run on another host and are not followed by the answered.yml check of their result."""
+    missing = []
+    for index, task in enumerate(tasks):
+        if 'delegate_to' not in task or 'ansible.builtin.wait_for_connection' in task:
+            continue  # wait_for_connection waits through unreachable by design
+        following = tasks[index + 1] if index + 1 < len(tasks) else {}
+        checked = (following.get('ansible.builtin.include_tasks') == 'answered.yml'
+                   and following.get('vars', {}).get('__drill_answered') == '{{ %s }}' % task.get('register'))
+        if not checked:
+            missing.append(task['name'])
+    return missing
+
+
+def test_every_step_checks_that_the_host_it_reached_answered():
+    missing = {}
+    for path in sorted(glob.glob(os.path.join(TASKS, '*.yml'))):
+        name = os.path.basename(path)
+        if name == 'main.yml':
+            continue
+        found = reaching_tasks_without_check(load(name) or [])
+        if found:
+            missing[name] = found
+    assert not missing
+
+
+def test_the_demo_block_ignores_unreachable_so_always_runs():
+    blocks = [task for task in load('main.yml') if 'block' in task]
+    assert len(blocks) == 1 and blocks[0].get('ignore_unreachable') is True
+    names = [task['name'] for task in blocks[0]['always']]
+    assert 'Stop the probes and the watch' in names and 'Judge the drill and write the report' in names
+
+
+def test_the_check_fails_only_for_an_unreachable_result():
+    check = load('answered.yml')
+    assert len(check) == 1 and 'ansible.builtin.fail' in check[0]
+    assert check[0]['when'] == '__drill_answered.unreachable | default(false)'
+
+
+PLAY = """
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - block:
+        - name: Reach a node that does not answer
+          ansible.builtin.command: 'true'
+          delegate_to: silent
+          register: reached
+        - ansible.builtin.include_tasks: %(answered)s
+          vars:
+            __drill_answered: "{{ reached }}"
+            __drill_answered_host: silent
+        - ansible.builtin.debug:
+            msg: STEP-WENT-ON
+      ignore_unreachable: true
+      rescue:
+        - ansible.builtin.debug:
+            msg: "RESCUED {{ ansible_failed_result.msg }}"
+      always:
+        - ansible.builtin.debug:
+            msg: ALWAYS-RAN
+"""
+
+
+@pytest.mark.skipif(shutil.which('ssh') is None or shutil.which('ansible-playbook') is None,
+                    reason='needs ansible-playbook and the OpenSSH client')
+def test_a_silent_node_stops_the_step_and_the_always_part_still_runs(tmp_path):
+    (tmp_path / 'inventory.yml').write_text(
+        'all:\n  hosts:\n    localhost: {ansible_connection: local}\n'
+        '    silent: {ansible_host: 127.0.0.1, ansible_port: 1, ansible_ssh_common_args: "-o ConnectTimeout=2"}\n')
+    (tmp_path / 'play.yml').write_text(PLAY % {'answered': os.path.abspath(os.path.join(TASKS, 'answered.yml'))})
+    env = dict(os.environ, ANSIBLE_HOST_KEY_CHECKING='False', ANSIBLE_NOCOLOR='1')
+    env.pop('ANSIBLE_CONFIG', None)
+    run = subprocess.run(['ansible-playbook', '-i', 'inventory.yml', 'play.yml'], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert 'RESCUED silent did not answer' in run.stdout, run.stdout + run.stderr
+    assert 'ALWAYS-RAN' in run.stdout and 'STEP-WENT-ON' not in run.stdout
