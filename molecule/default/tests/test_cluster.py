@@ -5,9 +5,9 @@ import os
 import re
 import time
 
-from lab import LAB_DIR, MEMBERS, NODE_HOSTS, node
+from lab_nodes import LAB_DIR, MEMBERS, node, node_hosts
 
-testinfra_hosts = NODE_HOSTS
+testinfra_hosts = node_hosts(MEMBERS)
 
 
 def online(host):

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import shlex
 
-from lab import NODE_HOSTS
+from lab_nodes import MEMBERS, node_hosts
 
-testinfra_hosts = NODE_HOSTS
+testinfra_hosts = node_hosts(MEMBERS)
 
 
 def test_node_runs_xen_with_fixed_dom0(host):

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import time
 
-from lab import NODE_HOSTS, node
+from lab_nodes import MEMBERS, node, node_hosts
 
-testinfra_hosts = NODE_HOSTS
+testinfra_hosts = node_hosts(MEMBERS)
 VG = 'vg_guests'
 
 

@@ -5,21 +5,13 @@ import hashlib
 import os
 import secrets
 import time
-from urllib.parse import quote
 
 import pytest
-import testinfra
+from lab_nodes import LAB_DIR, node, node_hosts
 
-LAB_DIR = os.environ.get('XENHA_LAB_DIR') or os.path.join(os.path.dirname(__file__), '..', '..', '..', 'lab-state')
-# Commands go over SSH with the lab's ssh_config: well under a second each, where Ansible takes seconds.
-SSH_CONFIG = os.path.join(LAB_DIR, 'ssh_config')
 NODES = {'node1': ('10.0.0.1', 6231), 'node2': ('10.0.0.2', 6232)}
 # The lab inventory also lists the guests and the client; this scenario tests the nodes.
-testinfra_hosts = ['ssh://%s?ssh_config=%s&timeout=60' % (name, quote(SSH_CONFIG)) for name in NODES]
-
-
-def node(name):
-    return testinfra.get_host('ssh://%s' % name, ssh_config=SSH_CONFIG, timeout=60)
+testinfra_hosts = node_hosts(NODES)
 
 
 def bmc_password():

@@ -2,23 +2,13 @@
 the control) and now runs Xen 4.17 installed by the role, with libvirt's libxl driver answering."""
 from __future__ import annotations
 
-import os
-from urllib.parse import quote
+from lab_nodes import node, node_hosts
 
-import testinfra
-
-LAB_DIR = os.environ.get('XENHA_LAB_DIR') or os.path.join(os.path.dirname(__file__), '..', '..', '..', 'lab-state')
-# Commands go over SSH with the lab's ssh_config: well under a second each, where Ansible takes seconds.
-SSH_CONFIG = os.path.join(LAB_DIR, 'ssh_config')
-testinfra_hosts = ['ssh://node1?ssh_config=%s&timeout=60' % quote(SSH_CONFIG)]
-
-
-def lab_host(name):
-    return testinfra.get_host('ssh://%s' % name, ssh_config=SSH_CONFIG, timeout=60)
+testinfra_hosts = node_hosts(['node1'])
 
 
 def test_the_control_node_is_plain_debian():
-    control = lab_host('node2')
+    control = node('node2')
     assert control.run('dpkg-query -W -f="${Status}" xen-system-amd64').stdout != 'install ok installed'
     assert control.run('command -v xl').rc != 0
 

@@ -1,5 +1,6 @@
-"""The lab's nodes for these checks: plain SSH through the lab's ssh_config (`labctl.py` writes it).
-A command answers in well under a second this way; run through Ansible it costs seconds of an emulated CPU."""
+"""The lab's nodes for the checks: plain SSH through the lab's ssh_config (`labctl.py` writes it).
+A command answers in well under a second this way; run through Ansible it costs seconds of an emulated CPU.
+Shared by the scenarios that check nodes (linked from their tests directories)."""
 from __future__ import annotations
 
 import os
@@ -12,8 +13,11 @@ SSH_CONFIG = os.path.join(LAB_DIR, 'ssh_config')
 MEMBERS = ['node1', 'node2']
 # A busy emulated node can take tens of seconds to accept a connection.
 CONNECT_TIMEOUT = 60
-# The dom0s, for testinfra_hosts; the guests and the client have tests of their own.
-NODE_HOSTS = ['ssh://%s?ssh_config=%s&timeout=%d' % (name, quote(SSH_CONFIG), CONNECT_TIMEOUT) for name in MEMBERS]
+
+
+def node_hosts(names):
+    """testinfra_hosts for these nodes."""
+    return ['ssh://%s?ssh_config=%s&timeout=%d' % (name, quote(SSH_CONFIG), CONNECT_TIMEOUT) for name in names]
 
 
 def node(name):
