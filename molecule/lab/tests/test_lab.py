@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import json
 import secrets
+import subprocess
+import sys
 import time
 
 import pytest
@@ -12,6 +15,21 @@ from lab_nodes import LAB_DIR, node, node_hosts
 NODES = {'node1': ('10.0.0.1', 6231), 'node2': ('10.0.0.2', 6232)}
 # The lab inventory also lists the guests and the client; this scenario tests the nodes.
 testinfra_hosts = node_hosts(NODES)
+
+
+LABCTL = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'roles', 'lab', 'files', 'labctl.py')
+
+
+def cpu_nice(name):
+    """The host nice of each emulated CPU of a node, by CPU index (labctl.py cpus)."""
+    proc = subprocess.run([sys.executable, LABCTL, '--dir', LAB_DIR, 'cpus', name], capture_output=True, text=True,
+                          check=True)
+    return {cpu['index']: cpu['nice'] for cpu in json.loads(proc.stdout)['cpus']}
+
+
+def guest_cpu_nice():
+    with open(os.path.join(LAB_DIR, 'lab.json'), encoding='utf-8') as handle:
+        return json.load(handle)['guest_cpu_nice']
 
 
 def bmc_password():
@@ -84,6 +102,14 @@ def test_shared_disk_write_on_one_node_reads_on_the_other():
     assert read.strip() == token
 
 
+def test_guest_cpus_give_the_host_to_dom0s_cpu():
+    """dom0's emulated CPU keeps the host's priority; the guests' CPU of every node gets the lab's nice."""
+    expected = guest_cpu_nice()
+    assert expected > 0, 'the lab default lab_node_guest_cpu_nice is 10'
+    for name in NODES:
+        assert cpu_nice(name) == {0: 0, 1: expected}, name
+
+
 @pytest.mark.parametrize('fencer, victim', [('node1', 'node2')])
 def test_fence_ipmilan_really_power_cycles_the_peer(fencer, victim):
     """fence_ipmilan inside node1 -> node2's BMC on the host -> node2's QEMU is power-cycled."""
@@ -110,3 +136,5 @@ def test_fence_ipmilan_really_power_cycles_the_peer(fencer, victim):
         time.sleep(5)
     assert new_id != boot_id, '%s did not come back with a new boot after fencing' % victim
     print('%s back on SSH %.1f s after the fence request' % (victim, time.monotonic() - started))
+    # The BMC's power on starts a new QEMU: its guests' CPU yields to dom0's as the first one did.
+    assert cpu_nice(victim) == {0: 0, 1: guest_cpu_nice()}

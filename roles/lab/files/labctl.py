@@ -498,6 +498,26 @@ def qmp(sock_path, command, arguments=None, timeout=5.0):
         sock.close()
 
 
+def guest_cpu_threads(cpus):
+    """Host thread ids of a node's emulated CPUs after the first (QMP query-cpus-fast). The first CPU is
+    dom0's own (dom0_vcpus_pin, one dom0 vCPU); the guests run on the others (guests_cpuset)."""
+    return [cpu['thread-id'] for cpu in sorted(cpus, key=lambda cpu: cpu['cpu-index']) if cpu['cpu-index'] > 0]
+
+
+def thread_nice(pid, tid):
+    """A host thread's nice, from /proc (field 19 of stat; the command name before it may hold spaces)."""
+    with open('/proc/%d/task/%d/stat' % (pid, tid), encoding='ascii') as handle:
+        return int(handle.read().rsplit(')', 1)[1].split()[16])
+
+
+def set_thread_nice(thread_ids, nice):
+    """On real hardware dom0's CPU is its own; here every emulated CPU is a host thread sharing two cores, and
+    a busy guest took host time from dom0 until Pacemaker's daemons stopped answering. A higher host nice on
+    the guests' CPUs hands dom0's CPU the host first, as a dedicated core would."""
+    for tid in thread_ids:
+        os.setpriority(os.PRIO_PROCESS, tid, nice)
+
+
 class Node:
     """Power control of one node, shared by the BMC and the lab commands."""
 
@@ -516,6 +536,9 @@ class Node:
         if self.is_on():
             return False
         run(qemu_argv(self.lab, self.config, self.node), stdout=subprocess.DEVNULL)
+        nice = self.config.get('guest_cpu_nice', 0)
+        if nice:
+            set_thread_nice(guest_cpu_threads(qmp(self.qmp_sock, 'query-cpus-fast')['return']), nice)
         return True
 
     def power_off(self, grace=3.0):
@@ -695,7 +718,7 @@ def prepare(args):
     config = {
         'memory_mib': args.memory, 'vcpus': args.vcpus, 'flavour': args.flavour, 'image': args.image,
         'shared_disk_mib': args.shared_disk, 'shared_disk_transport': args.shared_disk_transport,
-        'apt_cache_port': args.apt_cache_port,
+        'apt_cache_port': args.apt_cache_port, 'guest_cpu_nice': args.guest_cpu_nice,
         'nodes': [{'name': n, 'index': i + 1, 'ssh_port': args.ssh_base_port + i + 1,
                    'bmc_port': args.bmc_base_port + i + 1, 'cluster_ip': '%s.%d' % (CLUSTER_NET, i + 1)}
                   for i, n in enumerate(names)],
@@ -981,6 +1004,17 @@ def cmd_power(args):
     return out(changed=False, power='on' if node.is_on() else 'off')
 
 
+def cmd_cpus(args):
+    """Each emulated CPU of a running node: its host thread and that thread's nice."""
+    node = Node(args.dir, args.node)
+    pid = pid_alive(node.pidfile)
+    if not pid:
+        raise SystemExit('labctl: %s is powered off' % args.node)
+    cpus = sorted(qmp(node.qmp_sock, 'query-cpus-fast')['return'], key=lambda cpu: cpu['cpu-index'])
+    return out(changed=False, cpus=[{'index': cpu['cpu-index'], 'thread': cpu['thread-id'],
+                                     'nice': thread_nice(pid, cpu['thread-id'])} for cpu in cpus])
+
+
 def cmd_link(args):
     Node(args.dir, args.node).set_link(args.state == 'up')
     return out(changed=True)
@@ -1003,6 +1037,8 @@ def main(argv=None):
     up.add_argument('--nodes', type=int, default=2)
     up.add_argument('--memory', type=int, default=2048)
     up.add_argument('--vcpus', type=int, default=2, help='emulated CPUs per node')
+    up.add_argument('--guest-cpu-nice', type=int, default=0, choices=range(0, 20), metavar='0-19',
+                    help="host nice of every emulated CPU but the first (dom0's); 0: the same as dom0's")
     up.add_argument('--shared-disk', type=int, default=16384)
     up.add_argument('--shared-disk-transport', choices=['virtio', 'iscsi'], default='virtio',
                     help='virtio: attached to every node; iscsi: served by the lab\'s iSCSI target')
@@ -1023,6 +1059,8 @@ def main(argv=None):
     power = sub.add_parser('power')
     power.add_argument('node')
     power.add_argument('action', choices=['on', 'off', 'reset', 'status'])
+    cpus = sub.add_parser('cpus', help="a running node's emulated CPUs: host thread and its nice")
+    cpus.add_argument('node')
     link = sub.add_parser('link', help='cut or restore a node\'s cluster link')
     link.add_argument('node')
     link.add_argument('state', choices=['up', 'down'])
@@ -1042,7 +1080,7 @@ def main(argv=None):
         if not args.mirror or not args.security_mirror:
             parser.error('no Debian mirror found in /etc/apt; give --mirror and --security-mirror')
     return {'image': cmd_image, 'guest-image': cmd_guest_image, 'up': cmd_up, 'down': cmd_down, 'status': cmd_status, 'bmc': cmd_bmc,
-            'power': cmd_power, 'link': cmd_link, 'apt-cache': cmd_apt_cache}[args.command](args)
+            'power': cmd_power, 'cpus': cmd_cpus, 'link': cmd_link, 'apt-cache': cmd_apt_cache}[args.command](args)
 
 
 if __name__ == '__main__':
