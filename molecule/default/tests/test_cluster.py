@@ -40,6 +40,16 @@ def test_fencing_is_on_and_registered_for_every_member(host):
     assert 'password=' not in host.check_output('cibadmin --query --scope resources')
 
 
+EVENT_LOG = '/var/log/pacemaker/cluster-events.log'
+
+
+def test_the_event_log_is_pacemakers_alert(host):
+    alerts = host.check_output('cibadmin --query --scope alerts')
+    assert 'path="/var/lib/pacemaker/alert_file.sh"' in alerts and 'value="%s"' % EVENT_LOG in alerts
+    log = host.file(EVENT_LOG)
+    assert log.user == 'hacluster' and log.mode == 0o640
+
+
 def test_real_fencing_power_cycles_the_node_through_its_bmc():
     """stonith_admin on node1 -> fence_ipmilan -> node2's lab BMC -> node2's QEMU is power-cycled."""
     pidfile = os.path.join(LAB_DIR, 'nodes', 'node2', 'qemu.pid')
@@ -60,5 +70,10 @@ def test_real_fencing_power_cycles_the_node_through_its_bmc():
             pass
         time.sleep(5)
     assert online(node('node1')) == MEMBERS, 'node2 did not rejoin by itself'
+    # node1's event log has it all, with Pacemaker's timestamps: node2 lost, fenced by node1, back.
+    events = node('node1').check_output('cat %s' % EVENT_LOG)
+    assert re.search(r"^\d+\.\d{6}: Fencing Operation reboot of node2 by node1 .*: OK", events, re.M), events[-2000:]
+    assert re.search(r"^\d+\.\d{6}: Node 'node2' is now 'lost'", events, re.M), events[-2000:]
+    assert re.search(r"^\d+\.\d{6}: Node 'node2' is now 'member'", events, re.M), events[-2000:]
     print('\nfencing node2: %.1f s; node2 back online in the cluster %.1f s after the request'
           % (fenced, time.monotonic() - started))

@@ -1,5 +1,5 @@
-"""Render one of a role's templates the way the role would: Ansible itself, the role's defaults, given variables
-and an optional inventory (for templates that read hostvars)."""
+"""Render one of a role's templates the way the role would: Ansible itself, the role's defaults and vars, given
+variables and an optional inventory (for templates that read hostvars)."""
 from __future__ import annotations
 
 import json
@@ -19,17 +19,19 @@ def render_template(tmp_path, role, template, variables, hosts=None):
     inventory = dict(hosts or {}, localhost={'ansible_connection': 'local'})
     (tmp_path / 'inventory.json').write_text(json.dumps({'all': {'hosts': inventory}}))
     (tmp_path / 'vars.json').write_text(json.dumps(variables))
+    role_vars = ['%s/%s/main.yml' % (role_dir, kind) for kind in ('defaults', 'vars')
+                 if os.path.exists(os.path.join(role_dir, kind, 'main.yml'))]
     playbook = tmp_path / 'render.yml'
     playbook.write_text(textwrap.dedent("""\
         - hosts: localhost
           gather_facts: false
-          vars_files: [%s/defaults/main.yml, %s/vars.json]
+          vars_files: [%s, %s/vars.json]
           tasks:
             - ansible.builtin.copy:
                 content: "{{ lookup('ansible.builtin.template', '%s/templates/%s') }}"
                 dest: %s/rendered
                 mode: "0644"
-        """ % (role_dir, tmp_path, role_dir, template, tmp_path)))
+        """ % (', '.join(role_vars), tmp_path, role_dir, template, tmp_path)))
     env = dict(os.environ, ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_INVENTORY_UNPARSED_WARNING='false')
     run = subprocess.run([PLAYBOOK, '-i', str(tmp_path / 'inventory.json'), str(playbook)],
                          capture_output=True, text=True, env=env, check=False)

@@ -35,3 +35,15 @@ def test_the_fencing_timeout_and_the_check_interval_are_the_roles_options(tmp_pa
     fence = device(render(tmp_path, cluster_fence_action_timeout=180, cluster_fence_monitor_interval=600), 'node1')
     assert 'pcmk_reboot_timeout=180s pcmk_off_timeout=180s' in fence
     assert 'op monitor interval=600s timeout=20s' in fence
+
+
+def test_the_cluster_records_its_events_through_pacemakers_file_agent(tmp_path):
+    text = render(tmp_path)
+    alert = re.search(r'^alert cluster_events .*?(?=^\S|\Z)', text, re.M | re.S).group(0)
+    assert alert.startswith('alert cluster_events /var/lib/pacemaker/alert_file.sh')
+    assert 'timestamp-format="%s.%06N"' in alert and 'select nodes fencing resources' in alert
+    assert alert.rstrip().endswith('to /var/log/pacemaker/cluster-events.log')
+
+
+def test_no_alert_without_an_event_log(tmp_path):
+    assert 'alert ' not in render(tmp_path, cluster_event_log='')
