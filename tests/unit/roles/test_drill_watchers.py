@@ -95,6 +95,13 @@ def test_failover_watch_follows_the_log_and_holds_the_lost_node(tmp_path):
     assert calls.read_text().count('standby') == 1
 
 
+def test_failover_watch_without_an_event_log_says_how_to_get_one(tmp_path):
+    proc = subprocess.run([sys.executable, os.path.join(FILES, 'failover-watch'), str(tmp_path / 'missing.log'),
+                           'node1', 'node2', '1', 'x0'], capture_output=True, text=True, timeout=15, check=False)
+    assert proc.returncode == 1 and proc.stdout == ''
+    assert 'missing.log' in proc.stderr and 'cluster_event_log' in proc.stderr
+
+
 def test_failover_watch_gives_up_at_its_timeout(tmp_path):
     log = tmp_path / 'cluster-events.log'
     log.write_text('')
