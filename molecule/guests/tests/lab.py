@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import tempfile
 import time
 
 import testinfra
@@ -20,6 +22,31 @@ GUESTS = {
 
 def lab_host(name):
     return testinfra.get_host('ansible://%s?force_ansible=True' % name, ansible_inventory=INVENTORY)
+
+
+class ModuleFailed(Exception):
+    """A module run that failed; `result` is what the module returned (msg, field, ...)."""
+
+    def __init__(self, result):
+        super().__init__(result.get('msg', result))
+        self.result = result
+
+
+def run_module(name, module, args, check=False):
+    """Run one module on one host of the lab inventory through Ansible; its result, or ModuleFailed.
+    testinfra's host.ansible() cannot tell a failed module from a successful one with ansible-core 2.19 (the
+    result its `ansible --tree` run reads back has no "failed" key any more), so Ansible's exit status decides."""
+    with tempfile.TemporaryDirectory() as tree:
+        proc = subprocess.run(['ansible', '-i', INVENTORY, name, '-m', module, '-a', args, '--tree', tree]
+                              + (['--check'] if check else []), capture_output=True, text=True, check=False)
+        try:
+            with open(os.path.join(tree, name), encoding='utf-8') as handle:
+                result = json.load(handle)
+        except FileNotFoundError:
+            result = {'msg': proc.stdout + proc.stderr}
+    if proc.returncode != 0 or result.get('failed') or result.get('unreachable'):
+        raise ModuleFailed(result)
+    return result
 
 
 def guest_placement(host):
@@ -47,7 +74,7 @@ def probe(targets, **options):
     # Nested guests under emulation answer slowly (seconds for an SSH banner): a generous timeout.
     options.setdefault('timeout', 15)
     args = dict(targets=targets, dhcp_interface='lab0', **options)
-    return lab_host('client').ansible('xenha.datacenter.probe', json.dumps(args), check=False)
+    return run_module('client', 'xenha.datacenter.probe', json.dumps(args))
 
 
 def all_targets():

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 
-from lab import GUESTS, MEMBERS, guest_placement, lab_host, wait_for
+from lab import GUESTS, MEMBERS, guest_placement, lab_host, run_module, wait_for
 
 testinfra_hosts = ['node2']
 
 
 def drain(host, check=False, **args):
-    return host.ansible('xenha.datacenter.drain', ' '.join('%s=%s' % item for item in args.items()), check=check)
+    return run_module(host.backend.host, 'xenha.datacenter.drain', ' '.join('%s=%s' % item for item in args.items()),
+                      check=check)
 
 
 def standby(host, node):
