@@ -38,6 +38,23 @@ FAILOVER = [
 ]
 
 
+CRM_MON = """<pacemaker-result><resources>
+  <resource id="guest_x0" resource_agent="ocf:heartbeat:VirtualDomain" role="Started" active="true" nodes_running_on="1">
+    <node name="node1" id="1" cached="true"/>
+  </resource>
+  <resource id="guest_x1" resource_agent="ocf:heartbeat:VirtualDomain" role="Started" active="true" nodes_running_on="1">
+    <node name="node2" id="2" cached="true"/>
+  </resource>
+  <resource id="guest_x2" resource_agent="ocf:heartbeat:VirtualDomain" role="Stopped" active="false" nodes_running_on="0"/>
+</resources></pacemaker-result>"""
+
+
+def test_failover_watch_knows_which_guests_already_run_on_the_survivor():
+    watch = load('failover-watch')
+    assert watch.running_on(CRM_MON, 'node2') == {'x1'}
+    assert watch.running_on(CRM_MON, 'node1') == {'x0'}
+
+
 def test_failover_watch_parses_pacemakers_file_agent():
     watch = load('failover-watch')
     assert watch.parse_event(FAILOVER[0]) == (1764600100.25, 'node', {'node': 'node1', 'state': 'lost'})
@@ -77,21 +94,26 @@ def test_failover_watch_follows_the_log_and_holds_the_lost_node(tmp_path):
     calls = tmp_path / 'calls'
     fake = tmp_path / 'crm_attribute'
     fake.write_text('#!/bin/sh\necho "$@" >> %s\n' % calls)
-    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    mon = tmp_path / 'crm_mon'
+    mon.write_text("#!/bin/sh\ncat <<'XML'\n%s\nXML\n" % CRM_MON)
+    for path in (fake, mon):
+        path.chmod(path.stat().st_mode | stat.S_IEXEC)
     env = dict(os.environ, PATH='%s:%s' % (tmp_path, os.environ['PATH']))
     proc = subprocess.Popen([sys.executable, os.path.join(FILES, 'failover-watch'), str(log), 'node1', 'node2', '30',
-                             'x0', 'x1'], env=env, stdout=subprocess.PIPE, text=True)
+                             'x0', 'x1', 'x2'], env=env, stdout=subprocess.PIPE, text=True)
     time.sleep(1.5)
     with open(log, 'a', encoding='utf-8') as handle:
         handle.write(FAILOVER[0] + '\n' + FAILOVER[1][:20])  # the agent is still writing the second line
         handle.flush()
         time.sleep(2.5)
         assert calls.read_text() == '--node node1 --name standby --update on\n'
-        handle.write(FAILOVER[1][20:] + '\n' + '\n'.join(FAILOVER[2:]) + '\n')
+        # x1 already ran on node2 and is not waited for; x0 and the stopped x2 start there
+        handle.write(FAILOVER[1][20:] + '\n' + '\n'.join(FAILOVER[2:5]) + '\n')
+        handle.write("1764600199.000000: Resource operation 'start' for 'guest_x2' on 'node2': ok\n")
     out, _ = proc.communicate(timeout=15)
     assert proc.returncode == 0
-    assert json.loads(out) == {'detected_at': 1764600100.25, 'fenced_at': 1764600160.0, 'restarted_at': 1764600195.0,
-                               'guests': {'x0': 1764600190.5, 'x1': 1764600195.0}}
+    assert json.loads(out) == {'detected_at': 1764600100.25, 'fenced_at': 1764600160.0, 'restarted_at': 1764600199.0,
+                               'guests': {'x0': 1764600190.5, 'x2': 1764600199.0}}
     assert calls.read_text().count('standby') == 1
 
 
@@ -105,8 +127,12 @@ def test_failover_watch_without_an_event_log_says_how_to_get_one(tmp_path):
 def test_failover_watch_gives_up_at_its_timeout(tmp_path):
     log = tmp_path / 'cluster-events.log'
     log.write_text('')
+    mon = tmp_path / 'crm_mon'
+    mon.write_text("#!/bin/sh\ncat <<'XML'\n%s\nXML\n" % CRM_MON)
+    mon.chmod(mon.stat().st_mode | stat.S_IEXEC)
+    env = dict(os.environ, PATH='%s:%s' % (tmp_path, os.environ['PATH']))
     proc = subprocess.run([sys.executable, os.path.join(FILES, 'failover-watch'), str(log), 'node1', 'node2', '1',
-                           'x0'], capture_output=True, text=True, timeout=15, check=False)
+                           'x0'], capture_output=True, text=True, timeout=15, check=False, env=env)
     assert proc.returncode == 1
     assert json.loads(proc.stdout)['restarted_at'] is None
 
