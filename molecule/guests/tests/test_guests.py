@@ -91,3 +91,18 @@ def test_a_guest_rebooting_itself_is_left_to_the_cluster():
     for guest in GUESTS:
         config = lab_host('node1').file('/etc/xenha/guests/%s.xml' % guest).content_string
         assert '<on_reboot>destroy</on_reboot>' in config, guest
+
+
+def test_a_declared_service_that_dies_is_started_again():
+    # guest_services' Restart=on-failure drop-in: a service killed (or timed out at start) comes back by itself.
+    x0 = lab_host('x0')
+    assert x0.check_output('systemctl show --property=Restart --value apache2') == 'on-failure'
+    killed = x0.check_output('systemctl show --property=MainPID --value apache2')
+    x0.run_test('systemctl kill --signal=SIGKILL apache2')
+
+    def restarted():
+        pid = x0.check_output('systemctl show --property=MainPID --value apache2')
+        return pid if pid not in ('0', killed) and x0.run('systemctl is-active apache2').rc == 0 else None
+    wait_for('apache2 in x0 to be started again', restarted, 300)
+    wait_for('x0 to serve its page again',
+             lambda: probe([{'name': 'x0', 'address': GUESTS['x0'][1], 'services': ['http']}])['all_ok'], 300)
