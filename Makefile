@@ -29,34 +29,34 @@ build: collection-link
 # The lab itself, on real emulated nodes: boot, SSH, shared disk, cluster network, real fencing; then
 # the cluster converged twice and checked; then the hypervisor role's install path on a plain node.
 lab-test: collection-link
-	time molecule test -s lab
-	time molecule test -s default
-	time molecule test -s plain
+	time scripts/scenario-test lab
+	time scripts/scenario-test default
+	time scripts/scenario-test plain
 
 # All of site.yml (guests and services included) under molecule, with its checks; not in `test`:
 # over an hour on two cores.
 guests-test: bootstrap collection-link
-	molecule test -s guests
+	scripts/scenario-test guests
 
 # The hypervisor role's install path on a plain Debian node (Xen installed, GRUB, reboot into Xen).
 plain-test: bootstrap collection-link
-	molecule test -s plain
+	scripts/scenario-test plain
 
 # The shared storage attached over iSCSI (the lab's target, CHAP) under molecule; not in `test`.
 iscsi-test: bootstrap collection-link
-	molecule test -s iscsi
+	scripts/scenario-test iscsi
 
 # Three members: majority quorum, a member cut off is fenced and rejoins; not in `test`.
 three-test: bootstrap collection-link
-	molecule test -s three
+	scripts/scenario-test three
 
 # Two members and a quorum arbiter (corosync-qnetd on the lab's third node); not in `test`.
 qdevice-test: bootstrap collection-link
-	molecule test -s qdevice
+	scripts/scenario-test qdevice
 
 # The failover drill under molecule (fresh lab, site.yml, drill, its criteria); not in `test`.
 drill-test: bootstrap collection-link
-	molecule test -s drill
+	scripts/scenario-test drill
 
 bench: bootstrap collection-link
 	python benchmarks/guest_noop.py
