@@ -69,6 +69,14 @@ def test_failover_within_budget_passes_and_reports_lost_counts():
                                         'lost_ms': [1200], 'restarted_seen_at': [60]}
 
 
+def test_a_service_whose_newest_probe_failed_before_the_last_window_does_not_answer_at_the_end():
+    # Its probe takes longer than the end window to fail, so its newest (failed) result is older than it.
+    samples = ups('x0', 'http', list(range(0, 101, 2))) + ups('x0', 'icecast', [10, 20, 60], down=(20, 60))
+    report = drill(samples, [{'t': 0, 'name': 'start', 'kind': 'note'}])
+    assert 'x0/icecast does not answer at the end of the drill' in report['failures']
+    assert 'x0/http does not answer at the end of the drill' not in report['failures']
+
+
 def test_service_back_too_late_fails():
     samples = ups('x0', 'http', list(range(0, 100, 2)), down=tuple(range(52, 90, 2)))
     events = [{'t': 51, 'name': 'power off node1', 'kind': 'failover'}]
