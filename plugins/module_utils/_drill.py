@@ -238,10 +238,9 @@ def analyse(samples, placements, events, end, budget):
                 failures.append('%s: %s back after %s s (budget %s s)' % (failover['event'], service, seconds, budget))
     last = back_after(series, end - 30, end) if samples else {}
     # A probe slower than that window to fail leaves no sample in it: its newest result decides.
-    for (target, service), values in series.items():
-        key = '%s/%s' % (target, service)
-        newest = [v for v in values if v['t'] <= end]
-        if key in last and newest and not max(newest, key=lambda v: v['t'])['ok']:
+    newest = latest_answers([s for s in samples if s['t'] <= end], list(last), float('-inf'))
+    for key, sample in newest.items():
+        if sample is not None and not sample['ok']:
             last[key] = None
     for service, seconds in last.items():
         if seconds is None:
