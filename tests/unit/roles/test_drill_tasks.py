@@ -96,3 +96,12 @@ def test_a_silent_node_stops_the_step_and_the_always_part_still_runs(tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert 'RESCUED silent did not answer' in run.stdout, run.stdout + run.stderr
     assert 'ALWAYS-RAN' in run.stdout and 'STEP-WENT-ON' not in run.stdout
+
+
+def test_step_5_judges_the_services_only_once_the_guest_is_home():
+    # A wait on the second node kept two guests on its one guest CPU for the whole wait.
+    legs = load('migrate.yml')
+    assert [(leg['vars']['__drill_move_to'], leg['vars']['__drill_move_then_wait']) for leg in legs] == [
+        ('{{ __drill_second }}', False), ('{{ __drill_first }}', True)]
+    waits = [task for task in load('move.yml') if task.get('ansible.builtin.include_tasks') == 'wait_services.yml']
+    assert len(waits) == 1 and waits[0]['when'] == '__drill_move_then_wait'
