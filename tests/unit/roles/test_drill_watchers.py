@@ -99,9 +99,14 @@ def test_failover_watch_follows_the_log_and_holds_the_lost_node(tmp_path):
     for path in (fake, mon):
         path.chmod(path.stat().st_mode | stat.S_IEXEC)
     env = dict(os.environ, PATH='%s:%s' % (tmp_path, os.environ['PATH']))
-    proc = subprocess.Popen([sys.executable, os.path.join(FILES, 'failover-watch'), str(log), 'node1', 'node2', '30',
-                             'x0', 'x1', 'x2'], env=env, stdout=subprocess.PIPE, text=True)
-    time.sleep(1.5)
+    ready = tmp_path / 'watch.ready'
+    proc = subprocess.Popen([sys.executable, os.path.join(FILES, 'failover-watch'), '--ready', str(ready), str(log),
+                             'node1', 'node2', '30', 'x0', 'x1', 'x2'], env=env, stdout=subprocess.PIPE, text=True)
+    # the drill powers the node off only once the watch says it reads the log
+    deadline = time.monotonic() + 10
+    while not ready.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert ready.read_text() == '%d\n' % proc.pid
     with open(log, 'a', encoding='utf-8') as handle:
         handle.write(FAILOVER[0] + '\n' + FAILOVER[1][:20])  # the agent is still writing the second line
         handle.flush()
@@ -115,6 +120,7 @@ def test_failover_watch_follows_the_log_and_holds_the_lost_node(tmp_path):
     assert json.loads(out) == {'detected_at': 1764600100.25, 'fenced_at': 1764600160.0, 'restarted_at': 1764600199.0,
                                'guests': {'x0': 1764600190.5, 'x2': 1764600199.0}}
     assert calls.read_text().count('standby') == 1
+    assert not ready.exists()
 
 
 def test_failover_watch_without_an_event_log_says_how_to_get_one(tmp_path):
