@@ -8,17 +8,14 @@ import stat
 import subprocess
 import sys
 import time
-import importlib.util
-from importlib.machinery import SourceFileLoader
+
+from lab_script import load_role_script
 
 FILES = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'roles', 'drill', 'files')
 
 
 def load(name):
-    loader = SourceFileLoader(name.replace('-', '_'), os.path.join(FILES, name))
-    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
-    loader.exec_module(module)
-    return module
+    return load_role_script('drill', name)
 
 
 # Lines as Pacemaker's file alert agent writes them with the cluster role's timestamp-format (%s.%06N).

@@ -2,25 +2,19 @@
 an HTTP PUT and, when Icecast drops it, ends with an error so that systemd starts it again."""
 from __future__ import annotations
 
-import importlib.util
-import os
 import socket
 import struct
 import threading
 import time
-from importlib.machinery import SourceFileLoader
 
 import pytest
+from lab_script import load_role_script
 
-RADIO = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'roles', 'guest_services', 'files', 'xenha-radio')
 RATE = 8000
 
 
 def load_radio():
-    loader = SourceFileLoader('xenha_radio', RADIO)
-    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
-    loader.exec_module(module)
-    return module
+    return load_role_script('guest_services', 'xenha-radio')
 
 
 def page(granule, body):
