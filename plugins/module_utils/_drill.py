@@ -219,10 +219,14 @@ def analyse(samples, placements, events, end, budget):
                            'gaps_ms': {k: int(round(v * 1000)) for k, v in gaps.items()
                                        if k.startswith(str(event.get('guest')) + '/')}})
     failovers = []
-    for event in events:
+    for index, event in enumerate(events):
         if event.get('kind') != 'failover':
             continue
-        back = back_after(series, event['t'], end)
+        # Judged up to the next disturbance (a migration or another failover): the gaps a later live
+        # migration causes are that migration's, not this failover's.
+        window_end = next((later['t'] for later in events[index + 1:]
+                           if later.get('kind') in ('migration', 'failover')), end)
+        back = back_after(series, event['t'], window_end)
         failovers.append({'event': event['name'], 'detection_s': _since(event, 'detected_at'),
                           'fencing_s': _since(event, 'fenced_at'), 'restart_s': _since(event, 'restarted_at'),
                           'service_back_s': back})
@@ -234,7 +238,10 @@ def analyse(samples, placements, events, end, budget):
                             % (m['guest'], m['from'], m['to']))
     for failover in failovers:
         for service, seconds in failover['service_back_s'].items():
-            if seconds is None or seconds > budget:
+            if seconds is None:
+                failures.append('%s: %s not back before the next migration or the end (budget %s s)'
+                                % (failover['event'], service, budget))
+            elif seconds > budget:
                 failures.append('%s: %s back after %s s (budget %s s)' % (failover['event'], service, seconds, budget))
     last = back_after(series, end - 30, end) if samples else {}
     # A probe slower than that window to fail leaves no sample in it: its newest result decides.

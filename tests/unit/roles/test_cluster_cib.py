@@ -37,6 +37,11 @@ def test_the_fencing_timeout_and_the_check_interval_are_the_roles_options(tmp_pa
     assert 'op monitor interval=600s timeout=20s' in fence
 
 
+def test_a_lost_member_is_rebooted_by_default_or_left_off_when_asked(tmp_path):
+    assert re.search(r'^\s+stonith-action=reboot \\$', render(tmp_path), re.M)
+    assert re.search(r'^\s+stonith-action=off \\$', render(tmp_path, cluster_fence_action='off'), re.M)
+
+
 def test_the_cluster_records_its_events_through_pacemakers_file_agent(tmp_path):
     text = render(tmp_path)
     alert = re.search(r'^alert cluster_events .*?(?=^\S|\Z)', text, re.M | re.S).group(0)

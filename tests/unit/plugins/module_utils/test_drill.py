@@ -84,6 +84,26 @@ def test_service_back_too_late_fails():
     assert not report['passed'] and 'x0/http back after 39 s (budget 30 s)' in report['failures'][0]
 
 
+def test_a_failover_is_judged_up_to_the_next_migration_whose_gaps_are_its_own():
+    # Back 7 s after the power-off; the live migration home at 80 pauses HTTP again for 6 s.
+    samples = ups('x0', 'http', list(range(0, 100, 2)), down=(52, 54, 56, 82, 84))
+    events = [{'t': 51, 'name': 'power off node1', 'kind': 'failover'},
+              {'t': 70, 'name': 'every service answers', 'kind': 'note'},
+              {'t': 80, 'name': 'node1 back; moving home live: x0', 'kind': 'migration', 'guest': 'x0'}]
+    report = drill(samples, events, budget=30)
+    assert report['passed'], report['failures']
+    assert report['failovers'][0]['service_back_s'] == {'x0/http': 7.0}
+    assert report['migrations'][0]['gaps_ms'] == {'x0/http': 6000}
+
+
+def test_a_service_not_back_before_the_next_migration_fails_the_failover():
+    samples = ups('x0', 'http', list(range(0, 100, 2)), down=tuple(range(52, 82, 2)))
+    events = [{'t': 51, 'name': 'power off node1', 'kind': 'failover'},
+              {'t': 80, 'name': 'node1 back; moving home live: x0', 'kind': 'migration', 'guest': 'x0'}]
+    report = drill(samples, events, budget=60)
+    assert 'power off node1: x0/http not back before the next migration or the end (budget 60 s)' in report['failures']
+
+
 def test_counter_going_back_without_a_restart_fails():
     samples = ups('x0', 'http', [0, 99]) + [counter(10, 100, 0, 'aaaa'), counter(20, 90, 0, 'aaaa')]
     report = drill(samples, [{'t': 0, 'name': 'start'}])
