@@ -188,6 +188,10 @@ def counter_report(series):
     return report
 
 
+# Kinds of drill events that disturb the services; a note only marks a moment.
+DISTURBANCES = ('power', 'migration', 'failover')
+
+
 def _since(event, key):
     """Seconds from the event to a moment the cluster recorded (both epoch; clocks assumed in sync)."""
     moment = event.get(key)
@@ -222,10 +226,10 @@ def analyse(samples, placements, events, end, budget):
     for index, event in enumerate(events):
         if event.get('kind') != 'failover':
             continue
-        # Judged up to the next disturbance (a migration or another failover): the gaps a later live
-        # migration causes are that migration's, not this failover's.
+        # Judged up to the next disturbance (a node powered on or off, a migration, another failover):
+        # the gaps it causes are reported with it, not counted against this failover.
         window_end = next((later['t'] for later in events[index + 1:]
-                           if later.get('kind') in ('migration', 'failover')), end)
+                           if later.get('kind') in DISTURBANCES), end)
         back = back_after(series, event['t'], window_end)
         failovers.append({'event': event['name'], 'detection_s': _since(event, 'detected_at'),
                           'fencing_s': _since(event, 'fenced_at'), 'restart_s': _since(event, 'restarted_at'),
@@ -239,7 +243,7 @@ def analyse(samples, placements, events, end, budget):
     for failover in failovers:
         for service, seconds in failover['service_back_s'].items():
             if seconds is None:
-                failures.append('%s: %s not back before the next migration or the end (budget %s s)'
+                failures.append('%s: %s not back before the next power change, migration or the end (budget %s s)'
                                 % (failover['event'], service, budget))
             elif seconds > budget:
                 failures.append('%s: %s back after %s s (budget %s s)' % (failover['event'], service, seconds, budget))

@@ -13,7 +13,7 @@ description:
     events, and writes C(report.json), C(report.txt) (a table) and C(report.html) (a self-contained timeline
     picture with the events marked) to O(dest).
   - 'Pass criteria: after each failover every service answers again within O(budget) seconds and keeps answering
-    until the next migration or failover (whose gaps are reported with it); every service
+    until the next power change, migration or failover (whose gaps are reported with it); every service
     answers at the end; no guest ever ran on two nodes at once; no witness counter ever went back within one
     boot (only the unflushed tail at a power-off may be lost, and its size is reported).'
 attributes:

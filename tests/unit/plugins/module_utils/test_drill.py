@@ -96,12 +96,23 @@ def test_a_failover_is_judged_up_to_the_next_migration_whose_gaps_are_its_own():
     assert report['migrations'][0]['gaps_ms'] == {'x0/http': 6000}
 
 
+def test_powering_the_failed_node_on_again_ends_the_failovers_window():
+    # Every service back 7 s after the power-off; the node's power-on at 70 starves the survivor for 8 s.
+    samples = ups('x0', 'http', list(range(0, 100, 2)), down=(52, 54, 56, 72, 74, 76, 78))
+    events = [{'t': 51, 'name': 'power off node1', 'kind': 'failover'},
+              {'t': 70, 'name': 'power on node1', 'kind': 'power'}]
+    report = drill(samples, events, budget=30)
+    assert report['passed'], report['failures']
+    assert report['failovers'][0]['service_back_s'] == {'x0/http': 7.0}
+    assert report['phases'][1]['gaps'] == {'x0/http': 10.0}
+
+
 def test_a_service_not_back_before_the_next_migration_fails_the_failover():
     samples = ups('x0', 'http', list(range(0, 100, 2)), down=tuple(range(52, 82, 2)))
     events = [{'t': 51, 'name': 'power off node1', 'kind': 'failover'},
               {'t': 80, 'name': 'node1 back; moving home live: x0', 'kind': 'migration', 'guest': 'x0'}]
     report = drill(samples, events, budget=60)
-    assert 'power off node1: x0/http not back before the next migration or the end (budget 60 s)' in report['failures']
+    assert 'power off node1: x0/http not back before the next power change, migration or the end (budget 60 s)' in report['failures']
 
 
 def test_counter_going_back_without_a_restart_fails():
