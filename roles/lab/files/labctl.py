@@ -64,7 +64,7 @@ GUEST_SERVICE_UNITS = ['isc-dhcp-server', 'apache2', 'icecast2', 'xrdp', 'xrdp-s
 # 20 min; every service unreachable), while the disk frontend, loaded here, had connected.
 GUEST_INITRAMFS_MODULES = ['xen-blkfront', 'xen-netfront', 'ext4']
 # Units that have nothing to do in a guest and only take its CPU while it boots: e2scrub checks
-# ext4 volumes on LVM, and the guests' root is a plain disk (e2scrub_reap was still running 13 min 54 s into a boot).
+# ext4 volumes on LVM, and the guests' root is a plain disk (e2scrub_reap still ran 13 min 54 s into a boot).
 GUEST_MASKED_UNITS = ['e2scrub_reap.service', 'e2scrub_all.timer']
 # Driver trees a PVH guest never loads; dropping them keeps the golden image small.
 GUEST_UNUSED_MODULES = ['drivers/gpu', 'drivers/media', 'drivers/net/wireless', 'drivers/net/ethernet',
@@ -329,9 +329,9 @@ def cmd_image(args):
 
 def guest_image_inputs(mirror):
     recipe = inspect.getsource(build_guest_rootfs)
-    digest = hashlib.sha256(recipe.encode() + json.dumps([mirror, SUITE, GUEST_PACKAGES, GUEST_FS_MIB,
-                                                          GUEST_UNUSED_MODULES, GUEST_SERVICE_UNITS,
-                                                          GUEST_INITRAMFS_MODULES, GUEST_MASKED_UNITS]).encode()).hexdigest()
+    inputs = [mirror, SUITE, GUEST_PACKAGES, GUEST_FS_MIB, GUEST_UNUSED_MODULES, GUEST_SERVICE_UNITS,
+              GUEST_INITRAMFS_MODULES, GUEST_MASKED_UNITS]
+    digest = hashlib.sha256(recipe.encode() + json.dumps(inputs).encode()).hexdigest()
     return digest[:12]
 
 

@@ -112,7 +112,8 @@ def test_a_service_not_back_before_the_next_migration_fails_the_failover():
     events = [{'t': 51, 'name': 'power off node1', 'kind': 'failover'},
               {'t': 80, 'name': 'node1 back; moving home live: x0', 'kind': 'migration', 'guest': 'x0'}]
     report = drill(samples, events, budget=60)
-    assert 'power off node1: x0/http not back before the next power change, migration or the end (budget 60 s)' in report['failures']
+    assert ('power off node1: x0/http not back before the next power change, migration or the end (budget 60 s)'
+            in report['failures'])
 
 
 def test_counter_going_back_without_a_restart_fails():
