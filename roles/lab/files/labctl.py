@@ -59,9 +59,9 @@ GUEST_PACKAGES = [
 ]
 GUEST_FS_MIB = 1536
 GUEST_SERVICE_UNITS = ['isc-dhcp-server', 'apache2', 'icecast2', 'xrdp', 'xrdp-sesman', 'bzflag']
-# Loaded by the guests' initramfs, not left to udev: on a busy node udev never bound the network
-# frontend of a guest that booted after a failover (its vif stayed in state 1, Initialising, for
-# 20 min; every service unreachable), while the disk frontend, loaded here, had connected.
+# Loaded by the guests' initramfs, not left to udev: on a busy node udev bound the network frontend
+# of a guest that booted after a failover only 18 min after its start (its vif in state 1,
+# Initialising, every service unreachable), while the disk frontend, loaded here, had connected.
 GUEST_INITRAMFS_MODULES = ['xen-blkfront', 'xen-netfront', 'ext4']
 # Units that have nothing to do in a guest and only take its CPU while it boots: e2scrub checks
 # ext4 volumes on LVM, and the guests' root is a plain disk (e2scrub_reap still ran 13 min 54 s into a boot).
