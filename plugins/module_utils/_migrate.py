@@ -38,10 +38,28 @@ class ResourceState:
     failed: bool = False
 
 
+@dataclass(frozen=True)
+class Operation:
+    call: int
+    task: str
+
+
+@dataclass(frozen=True)
+class Failure:
+    rid: str
+    node: str
+    task: str
+    status: str     # exitstatus, e.g. "error"
+    reason: str     # exitreason, e.g. "Resource agent did not complete within 5m"
+    when: str
+
+
 @dataclass
 class ClusterState:
     nodes: dict = field(default_factory=dict)       # name -> NodeState
     resources: dict = field(default_factory=dict)   # rid -> ResourceState
+    history: dict = field(default_factory=dict)     # (node, rid) -> tuple of Operation
+    failures: tuple = ()                            # of Failure
 
 
 def _true(value):
@@ -62,7 +80,37 @@ def parse_crm_mon(xml):
         nodes = tuple(n.get('name') for n in res.findall('node'))
         state.resources[res.get('id')] = ResourceState(res.get('id'), nodes, res.get('role', ''),
                                                        _true(res.get('failed')))
+    history = root.find('node_history')
+    for node in (history.findall('node') if history is not None else ()):
+        for res in node.findall('resource_history'):
+            state.history[(node.get('name'), res.get('id'))] = tuple(
+                Operation(int(op.get('call', '-1')), op.get('task', '')) for op in res.findall('operation_history'))
+    failures = root.find('failures')
+    state.failures = tuple(
+        # op_key is <rid>_<task>_<interval>, and task may hold underscores itself (migrate_to)
+        Failure(f.get('op_key', '').rsplit('_%s_' % f.get('task', ''), 1)[0], f.get('node', ''), f.get('task', ''),
+                f.get('exitstatus', ''),
+                f.get('exitreason', ''), f.get('last-rc-change', ''))
+        for f in (failures.findall('failure') if failures is not None else ()))
     return state
+
+
+# How a resource comes to be active on a node: a live migration ends with migrate_from there, a
+# fresh boot (a recovery after a failed migration, say) with start.
+ARRIVALS = ('start', 'migrate_from')
+
+
+def arrival(state, rid, node):
+    """'migrate_from' or 'start', whichever the cluster ran last for `rid` on `node`; None when it
+    kept no such history (cleaned up)."""
+    ops = [op for op in state.history.get((node, rid), ()) if op.task in ARRIVALS and op.call >= 0]
+    return max(ops, key=lambda op: op.call).task if ops else None
+
+
+def failures_of(state, rid):
+    """The cluster's recorded failures of `rid`, as text for a message."""
+    return '; '.join('%s on %s: %s%s at %s' % (f.task, f.node, f.status, ' (%s)' % f.reason if f.reason else '', f.when)
+                     for f in state.failures if f.rid == rid)
 
 
 def parse_xl_info(text):

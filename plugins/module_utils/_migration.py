@@ -11,8 +11,8 @@ import time
 from contextlib import contextmanager
 
 from ansible_collections.xenha.datacenter.plugins.module_utils._migrate import (
-    RESOURCE_PREFIX, MigrationError, check_capacity, check_member, decide, drain_targets, guests_on,
-    memory_from_domain_xml, plan_drain,
+    RESOURCE_PREFIX, MigrationError, arrival, check_capacity, check_member, decide, drain_targets, failures_of,
+    guests_on, memory_from_domain_xml, plan_drain,
 )
 from ansible_collections.xenha.datacenter.plugins.module_utils._pacemaker import target_xl_info
 
@@ -44,7 +44,7 @@ def migrate_with_cluster(pacemaker, run, read_file, name, target, timeout, keep=
     rid = RESOURCE_PREFIX + name
     decision = decide(pacemaker.state(), name, target)
     result = {'guest': name, 'source': decision.source, 'target': target, 'now_on': decision.source,
-              'through': 'cluster', 'changed': False, 'seconds': 0.0, 'downtime_ms': {}}
+              'through': 'cluster', 'changed': False, 'live': False, 'seconds': 0.0, 'downtime_ms': {}}
     if decision.noop:
         return result
     if _checked_and_dry(result, run, read_file(pacemaker.parameter(rid, 'config')), check_mode,
@@ -69,7 +69,21 @@ def migrate_with_cluster(pacemaker, run, read_file, name, target, timeout, keep=
         raise MigrationError('timeout', 'guest %s did not arrive on %s within %d s; it runs on %s now%s'
                              % (name, target, timeout, where,
                                 ' (the cluster reports it failed)' if resource and resource.failed else ''))
+    check_live(state, name, target)
+    result['live'] = arrival(state, rid, target) == 'migrate_from'
     return result
+
+
+def check_live(state, name, target):
+    """Fail when the cluster brought the guest to `target` by a fresh start, not a live migration: a
+    failed migration that Pacemaker recovered by stopping the guest (or fencing its node) and starting
+    it again lands it on the target too, with its running state lost."""
+    rid = RESOURCE_PREFIX + name
+    if arrival(state, rid, target) == 'start':
+        raise MigrationError('live', 'guest %s runs on %s, but the cluster restarted it there instead of migrating it '
+                                     'live (its running state was lost); recorded failures: %s. Clear them with '
+                                     '`crm_resource --cleanup --resource %s` once the cause is fixed'
+                             % (name, target, failures_of(state, rid) or 'none', rid))
 
 
 def migrate_with_libvirt(conn, run, name, target, timeout, check_mode=False, clock=time.monotonic, watch=None):
@@ -79,7 +93,7 @@ def migrate_with_libvirt(conn, run, name, target, timeout, check_mode=False, clo
                                      'node for guests outside the cluster)' % (name, conn.hostname()))
     source = conn.hostname()
     result = {'guest': name, 'source': source, 'target': target, 'now_on': source, 'through': 'libvirt',
-              'changed': False, 'seconds': 0.0, 'downtime_ms': {}}
+              'changed': False, 'live': False, 'seconds': 0.0, 'downtime_ms': {}}
     if target in (source, source.split('.')[0]):
         return result
     if _checked_and_dry(result, run, conn.live_xml(dom), check_mode, source):
@@ -89,6 +103,7 @@ def migrate_with_libvirt(conn, run, name, target, timeout, check_mode=False, clo
         conn.migrate_live(dom, 'xen+ssh://root@%s/system' % target, timeout)
     result['seconds'] = round(clock() - started, 1)
     result['now_on'] = target
+    result['live'] = True
     return result
 
 
@@ -132,6 +147,7 @@ def drain_with_cluster(pacemaker, run, read_file, node, parallel=1, timeout=600,
                                                     'on %s within %d s; now %s'
                                          % (node, node, move['guest'], move['target'], timeout,
                                             _placement(state, [m['guest'] for m in result['moves']])))
+                check_live(state, move['guest'], move['target'])
         pacemaker.standby(node, True)
     finally:
         # The guests stay where they went: the standby keeps them off `node`, stickiness elsewhere.

@@ -19,6 +19,8 @@ description:
     C(crm_resource --clear) once the node is in standby), so the cluster never fights the drain.
   - When a guest does not arrive in time, the drain stops, O(node) stays active, and the module says where every
     guest runs.
+  - When the cluster brought a guest to its target by restarting it (a failed live migration that Pacemaker
+    recovered), the drain stops the same way, with field C(live) and the cluster's recorded failures.
   - With O(state=active), takes O(node) out of standby; placement preferences may then bring guests back to it.
   - Guests outside the cluster are not touched; move them with M(xenha.datacenter.migrate).
 attributes:

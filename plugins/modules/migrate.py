@@ -120,6 +120,14 @@ through:
   description: V(cluster) or V(libvirt).
   returned: always
   type: str
+live:
+  description:
+    - Whether the guest reached the target by a live migration (false when nothing moved).
+    - Through the cluster it is read from the operation Pacemaker last ran for the guest on the target,
+      C(migrate_from) for a live migration. When it is C(start) the cluster recovered a failed migration by
+      restarting the guest there; the module then fails (field C(live)) and names the recorded failures.
+  returned: always
+  type: bool
 seconds:
   description: Time from the move request until the guest ran on the target alone.
   returned: always

@@ -14,13 +14,17 @@ from fake_clock import Clock
 NODES = ('node1', 'node2', 'node3')
 
 
-def crm_mon(placement, standby=(), offline=()):
+def crm_mon(placement, standby=(), offline=(), started=()):
+    """started: (node, guest) pairs whose last arrival there was a fresh start, not a migrate_from."""
     nodes = ''.join('<node name="%s" id="%d" online="%s" standby="%s" standby_onfail="false" maintenance="false"/>'
                     % (n, i, 'false' if n in offline else 'true', 'true' if n in standby else 'false')
                     for i, n in enumerate(NODES, 1))
     resources = ''.join('<resource id="guest_%s" role="Started" failed="false">%s</resource>'
                         % (g, ''.join('<node name="%s" id="1"/>' % n for n in on)) for g, on in placement.items())
-    return '<pacemaker-result><nodes>%s</nodes><resources>%s</resources></pacemaker-result>' % (nodes, resources)
+    history = ''.join('<node name="%s"><resource_history id="guest_%s"><operation_history call="30" task="start" '
+                      'rc="0"/></resource_history></node>' % pair for pair in started)
+    return ('<pacemaker-result><nodes>%s</nodes><resources>%s</resources><node_history>%s</node_history>'
+            '</pacemaker-result>' % (nodes, resources, history))
 
 
 def xl_info(free, caps='pv pvh hap'):
@@ -64,8 +68,10 @@ MEMORY = {'x0': 128, 'x1': 512, 'x2': 256}
 class FakeCluster:
     """crm_mon, crm_resource, crm_attribute and xl info; guests move when told, unless listed as stuck."""
 
-    def __init__(self, placement, standby=(), free=None, stuck=()):
+    def __init__(self, placement, standby=(), free=None, stuck=(), restarted=()):
         self.placement = placement
+        self.restarted = set(restarted)  # guests whose migration fails and that the cluster starts on the target
+        self.started = []
         self.standby = set(standby)
         self.free = free or {'node2': 2048, 'node3': 2048}
         self.stuck = set(stuck)
@@ -74,7 +80,7 @@ class FakeCluster:
     def __call__(self, argv):
         self.calls.append(' '.join(argv))
         if argv[0] == 'crm_mon':
-            return 0, crm_mon(self.placement, standby=self.standby), ''
+            return 0, crm_mon(self.placement, standby=self.standby, started=self.started), ''
         if argv[0] == 'ssh':
             return 0, 'free_memory : %d\nvirt_caps : pvh hap\n' % self.free[argv[-3]], ''
         if argv[0] == 'crm_attribute':
@@ -86,6 +92,8 @@ class FakeCluster:
             return 0, '/etc/xenha/guests/%s.xml\n' % guest, ''
         if '--move' in argv and guest not in self.stuck:
             self.placement[guest] = [argv[argv.index('--node') + 1]]
+            if guest in self.restarted:
+                self.started.append((self.placement[guest][0], guest))
         return 0, '', ''
 
 
@@ -149,6 +157,15 @@ def test_a_guest_that_does_not_arrive_stops_the_drain_and_leaves_the_node_active
     assert 'node1 stays active' in str(err.value) and 'x0 on node1, x1 on node2' in str(err.value)
     assert cluster.standby == set()
     assert actions(cluster)[-2:] == ['crm_resource --clear --resource guest_x1', 'crm_resource --clear --resource guest_x0']
+
+
+def test_a_guest_the_cluster_restarted_stops_the_drain_and_leaves_the_node_active():
+    cluster = FakeCluster({'x0': ['node1'], 'x1': ['node1']}, restarted=['x0'])
+    with pytest.raises(MigrationError) as err:
+        drain(cluster)
+    assert err.value.field == 'live' and 'restarted it there instead of migrating it live' in str(err.value)
+    assert 'node1' not in cluster.standby
+    assert not any(c.startswith('crm_attribute') for c in cluster.calls)
 
 
 def test_active_takes_the_node_out_of_standby_once():

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.xenha.datacenter.plugins.module_utils._migrate import (
-    MigrationError, check_capacity, decide, memory_from_domain_xml, parse_crm_mon, parse_xl_info,
+    MigrationError, arrival, check_capacity, decide, failures_of, memory_from_domain_xml, parse_crm_mon, parse_xl_info,
 )
 from ansible_collections.xenha.datacenter.plugins.module_utils._migration import migrate_with_cluster, migrate_with_libvirt
 from ansible_collections.xenha.datacenter.plugins.module_utils._pacemaker import Pacemaker
@@ -12,8 +12,9 @@ from ansible_collections.xenha.datacenter.plugins.module_utils._pacemaker import
 from fake_clock import Clock
 
 
-def crm_mon(placement, standby=(), offline=(), failed=()):
-    """crm_mon --output-as=xml, reduced to what matters: nodes and where each guest runs."""
+def crm_mon(placement, standby=(), offline=(), failed=(), history=None, failures=''):
+    """crm_mon --output-as=xml, reduced to what matters: nodes, where each guest runs, and the
+    operations the cluster last ran (history: {(node, guest): [(call, task), ...]})."""
     nodes = ''.join('<node name="%s" id="%d" online="%s" standby="%s" standby_onfail="false" maintenance="false"/>'
                     % (n, i, 'false' if n in offline else 'true', 'true' if n in standby else 'false')
                     for i, n in enumerate(['node1', 'node2'], 1))
@@ -21,9 +22,27 @@ def crm_mon(placement, standby=(), offline=(), failed=()):
                         % (g, 'Started' if on else 'Stopped', 'true' if on else 'false',
                            'true' if g in failed else 'false', ''.join('<node name="%s" id="1"/>' % n for n in on))
                         for g, on in placement.items())
+    by_node = {}
+    for (node, guest), ops in (history or {}).items():
+        by_node.setdefault(node, []).append(
+            '<resource_history id="guest_%s" orphan="false">%s</resource_history>'
+            % (guest, ''.join('<operation_history call="%d" task="%s" rc="0" rc_text="ok"/>' % op for op in ops)))
+    node_history = ''.join('<node name="%s">%s</node>' % (node, ''.join(items)) for node, items in by_node.items())
     return ('<pacemaker-result><nodes>%s</nodes><resources>%s<clone id="disks_x0_clone"><group id="disks_x0:0">'
             '<resource id="lvm_x0_root" role="Started"><node name="node1" id="1"/></resource></group></clone>'
-            '</resources></pacemaker-result>' % (nodes, resources))
+            '</resources><node_history>%s</node_history><failures>%s</failures></pacemaker-result>'
+            % (nodes, resources, node_history, failures))
+
+
+# As crm_mon printed them on the lab after a live migration from node2 to node1 failed and the cluster
+# recovered by fencing node2 and starting the guest on node1.
+RECOVERY_FAILURES = (
+    '<failure op_key="guest_x0_migrate_to_0" node="node2" exitstatus="error" exitreason="" exitcode="1" call="88" '
+    'status="complete" last-rc-change="2026-12-04 03:25:23 +00:00" queued="0" exec="195000" interval="0" '
+    'task="migrate_to"/>'
+    '<failure op_key="guest_x0_stop_0" node="node2" exitstatus="error" '
+    'exitreason="Resource agent did not complete within 5m" exitcode="1" call="90" status="Timed Out" '
+    'last-rc-change="2026-12-04 03:28:47 +00:00" queued="0" exec="300000" interval="0" task="stop"/>')
 
 
 def test_parse_crm_mon_reads_nodes_and_guest_placement():
@@ -74,22 +93,33 @@ def test_memory_and_type_from_domain_xml():
 class FakeCluster:
     """crm_mon / crm_resource / ssh xl info, with guests that move when told (or not)."""
 
-    def __init__(self, placement, arrives=True, xl_info=XL_INFO):
+    def __init__(self, placement, arrives=True, xl_info=XL_INFO, restarts=False):
         self.placement = placement
         self.arrives = arrives
+        self.restarts = restarts  # the migration fails and the cluster starts the guest on the target afresh
         self.xl_info = xl_info
+        self.history = {(nodes[0], guest): [(10, 'start')] for guest, nodes in placement.items() if nodes}
+        self.failures = ''
         self.calls = []
 
     def __call__(self, argv):
         self.calls.append(' '.join(argv))
         if argv[0] == 'crm_mon':
-            return 0, crm_mon(self.placement), ''
+            return 0, crm_mon(self.placement, history=self.history, failures=self.failures), ''
         if argv[0] == 'ssh' or argv[:2] == ['xl', 'info']:
             return 0, self.xl_info, ''
         if '--get-parameter' in argv:
             return 0, '/etc/xenha/guests/x0.xml\n', ''
         if '--move' in argv and self.arrives:
-            self.placement[argv[argv.index('--resource') + 1][len('guest_'):]] = [argv[argv.index('--node') + 1]]
+            guest, node = argv[argv.index('--resource') + 1][len('guest_'):], argv[argv.index('--node') + 1]
+            source = self.placement[guest][0]
+            self.placement[guest] = [node]
+            self.history[(source, guest)] = [(10, 'start'), (20, 'migrate_to')]
+            if self.restarts:
+                self.failures = RECOVERY_FAILURES
+                self.history[(node, guest)] = self.history.get((node, guest), []) + [(30, 'start')]
+            else:
+                self.history[(node, guest)] = self.history.get((node, guest), []) + [(30, 'migrate_from')]
         return 0, '', ''
 
 
@@ -151,6 +181,38 @@ def test_target_memory_read_over_ssh_or_here_when_the_module_runs_on_the_target(
     result = run(cluster, target='node1', here='node1.lab')
     assert result['now_on'] == 'node1'
     assert [c for c in cluster.calls if c.endswith('xl info')] == ['xl info']
+
+
+def test_arrival_is_read_from_the_last_start_or_migrate_from_on_the_target():
+    state = parse_crm_mon(crm_mon({'x0': ['node1']}, history={
+        ('node1', 'x0'): [(12, 'start'), (40, 'migrate_from'), (41, 'monitor')], ('node2', 'x0'): [(30, 'start')]},
+        failures=RECOVERY_FAILURES))
+    assert arrival(state, 'guest_x0', 'node1') == 'migrate_from'
+    assert arrival(state, 'guest_x0', 'node2') == 'start'
+    assert arrival(state, 'guest_x1', 'node1') is None
+    later = parse_crm_mon(crm_mon({'x0': ['node1']}, history={('node1', 'x0'): [(40, 'migrate_from'), (52, 'start')]}))
+    assert arrival(later, 'guest_x0', 'node1') == 'start'
+    assert failures_of(state, 'guest_x0') == (
+        'migrate_to on node2: error at 2026-12-04 03:25:23 +00:00; stop on node2: error (Resource agent did not '
+        'complete within 5m) at 2026-12-04 03:28:47 +00:00')
+    assert failures_of(state, 'guest_x1') == ''
+
+
+def test_a_live_move_says_so():
+    assert run(FakeCluster({'x0': ['node1']}))['live'] is True
+    assert run(FakeCluster({'x0': ['node2']}))['live'] is False  # nothing moved
+
+
+def test_a_guest_the_cluster_restarted_on_the_target_is_a_failure_not_a_migration():
+    cluster = FakeCluster({'x0': ['node2']}, restarts=True)
+    with pytest.raises(MigrationError) as err:
+        run(cluster, target='node1')
+    message = str(err.value)
+    assert err.value.field == 'live'
+    assert 'x0 runs on node1, but the cluster restarted it there instead of migrating it live' in message
+    assert 'migrate_to on node2: error' in message and 'crm_resource --cleanup --resource guest_x0' in message
+    # The placement rules resume all the same.
+    assert cluster.calls[-1] == 'crm_resource --clear --resource guest_x0'
 
 
 def test_keep_leaves_the_constraint():
