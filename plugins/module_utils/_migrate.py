@@ -86,11 +86,10 @@ def parse_crm_mon(xml):
             state.history[(node.get('name'), res.get('id'))] = tuple(
                 Operation(int(op.get('call', '-1')), op.get('task', '')) for op in res.findall('operation_history'))
     failures = root.find('failures')
+    # op_key is <rid>_<task>_<interval>, and task may hold underscores itself (migrate_to)
     state.failures = tuple(
-        # op_key is <rid>_<task>_<interval>, and task may hold underscores itself (migrate_to)
         Failure(f.get('op_key', '').rsplit('_%s_' % f.get('task', ''), 1)[0], f.get('node', ''), f.get('task', ''),
-                f.get('exitstatus', ''),
-                f.get('exitreason', ''), f.get('last-rc-change', ''))
+                f.get('exitstatus', ''), f.get('exitreason', ''), f.get('last-rc-change', ''))
         for f in (failures.findall('failure') if failures is not None else ()))
     return state
 

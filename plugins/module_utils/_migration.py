@@ -69,21 +69,22 @@ def migrate_with_cluster(pacemaker, run, read_file, name, target, timeout, keep=
         raise MigrationError('timeout', 'guest %s did not arrive on %s within %d s; it runs on %s now%s'
                              % (name, target, timeout, where,
                                 ' (the cluster reports it failed)' if resource and resource.failed else ''))
-    check_live(state, name, target)
-    result['live'] = arrival(state, rid, target) == 'migrate_from'
+    result['live'] = check_live(state, name, target) == 'migrate_from'
     return result
 
 
 def check_live(state, name, target):
     """Fail when the cluster brought the guest to `target` by a fresh start, not a live migration: a
     failed migration that Pacemaker recovered by stopping the guest (or fencing its node) and starting
-    it again lands it on the target too, with its running state lost."""
+    it again lands it on the target too, with its running state lost. Returns how it arrived."""
     rid = RESOURCE_PREFIX + name
-    if arrival(state, rid, target) == 'start':
+    how = arrival(state, rid, target)
+    if how == 'start':
         raise MigrationError('live', 'guest %s runs on %s, but the cluster restarted it there instead of migrating it '
                                      'live (its running state was lost); recorded failures: %s. Clear them with '
                                      '`crm_resource --cleanup --resource %s` once the cause is fixed'
                              % (name, target, failures_of(state, rid) or 'none', rid))
+    return how
 
 
 def migrate_with_libvirt(conn, run, name, target, timeout, check_mode=False, clock=time.monotonic, watch=None):
