@@ -82,3 +82,13 @@ def test_block_hotplug_fast_path_with_xens_script_behind_it(host):
     assert seen['9990/51712/hotplug-status'] == 'connected'
     assert seen['9991/51712/hotplug-status'] == 'busy'
     assert 'mounted in a guest domain' in seen['9991/51712/hotplug-error']
+
+
+def test_guest_consoles_are_logged_in_dom0(host):
+    args = host.check_output('ps -o args= -C xenconsoled')
+    assert '--log=guest' in args and '--timestamp=guest' in args and '--log-dir=/var/log/xen/console' in args
+    directory = host.file('/var/log/xen/console')
+    assert directory.is_directory and directory.group == 'adm' and directory.mode == 0o750
+    rotate = host.file('/etc/logrotate.d/xenha-guest-consoles').content_string
+    assert '/var/log/xen/console/guest-*.log' in rotate and 'pkill -HUP -x xenconsoled' in rotate
+    host.run_expect([0], 'logrotate --debug /etc/logrotate.d/xenha-guest-consoles')

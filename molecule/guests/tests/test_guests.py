@@ -106,3 +106,12 @@ def test_a_declared_service_that_dies_is_started_again():
     wait_for('apache2 in x0 to be started again', restarted, 300)
     wait_for('x0 to serve its page again',
              lambda: probe([{'name': 'x0', 'address': GUESTS['x0'][1], 'services': ['http']}])['all_ok'], 300)
+
+
+def test_each_guests_console_is_logged_in_dom0():
+    # The hypervisor role's console log: the node a guest booted on keeps its kernel's first lines, timed.
+    for guest in GUESTS:
+        logs = [lab_host(n).run('cat /var/log/xen/console/guest-%s.log' % guest).stdout for n in MEMBERS]
+        booted = [log for log in logs if 'Linux version' in log]
+        assert booted, 'no node logged the boot of %s' % guest
+        assert booted[0].lstrip().startswith('[20'), 'the console log of %s is not timed' % guest
