@@ -104,8 +104,17 @@ def set_managed(managed):
                 % RESOURCE, check=True)
 
 
-def unmanaged_round_trip(command, afterwards=None):
-    """`command % target` on the source node, there and back, with the cluster hands-off."""
+def running_on():
+    """The nodes whose hypervisor runs the guest, whoever started it (libvirt or xl)."""
+    return [node for node in (HOME, AWAY) if on_node(node, 'xl domid %s' % GUEST).returncode == 0]
+
+
+def unmanaged_round_trip(command, afterwards=None, expected=(HOME,)):
+    """`command % target` on the source node, there and back, with the cluster hands-off.
+
+    The cluster gets the guest back only when the hypervisors show it where libvirt will report it
+    (`expected`): after a failed leg or behind libvirt's back, a managed resource could be started
+    a second time over the same disk."""
     set_managed(False)
     try:
         there = leg(HOME, command % AWAY)
@@ -114,6 +123,15 @@ def unmanaged_round_trip(command, afterwards=None):
         if afterwards:
             on_node(HOME, afterwards, check=True)
     finally:
+        failure = sys.exc_info()[1]
+        if failure is not None:
+            print(failure, file=sys.stderr)
+        where = running_on()
+        if where != list(expected):
+            raise SystemExit('%s runs on %s, expected %s: %s left unmanaged; once the guest runs on one '
+                             'node under libvirt (or on none), run: crm_resource --resource %s --meta '
+                             '--delete-parameter is-managed' % (GUEST, where or 'no node', list(expected) or
+                                                                'no node', RESOURCE, RESOURCE))
         set_managed(True)
     return there, back
 
@@ -127,10 +145,12 @@ def way_virsh():
 def way_xl():
     # libvirt loses track of a guest that xl moved: shut it down cleanly so the cluster starts it
     # again under libvirt.
-    there, back = unmanaged_round_trip('xl migrate %s %%s' % GUEST, afterwards='xl shutdown -w %s' % GUEST)
+    there, back = unmanaged_round_trip('xl migrate %s %%s' % GUEST, afterwards='xl shutdown -w %s' % GUEST,
+                                       expected=())
     wait_for(lambda: located() == [HOME], 'the cluster to start %s on %s again' % (GUEST, HOME))
+    # A cold start of the nested guest takes minutes on the lab; the drill gives its services 1200 s.
     wait_for(lambda: services_answer([{'name': GUEST, 'address': ADDRESS, 'services': SERVICES}]),
-             "%s's services after its restart" % GUEST)
+             "%s's services after its restart" % GUEST, timeout=1200)
     return there, back
 
 
