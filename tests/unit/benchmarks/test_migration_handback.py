@@ -1,0 +1,96 @@
+"""benchmarks/migration.py gives the guest back to the cluster only where the hypervisors show it."""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+
+def _import_benchmark():
+    # The benchmark imports tests/conftest.py as `conftest`; under pytest that name belongs to
+    # tests/unit/conftest.py, so lend it the right one while the benchmark loads.
+    spec = importlib.util.spec_from_file_location('conftest', os.path.join(ROOT, 'tests', 'conftest.py'))
+    lent = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(lent)
+    held = sys.modules.get('conftest')
+    sys.modules['conftest'] = lent
+    sys.path.insert(0, os.path.join(ROOT, 'benchmarks'))
+    try:
+        return importlib.import_module('migration')
+    finally:
+        sys.path.remove(os.path.join(ROOT, 'benchmarks'))
+        if held is None:
+            del sys.modules['conftest']
+        else:
+            sys.modules['conftest'] = held
+
+
+bench = _import_benchmark()
+
+
+class FakeLab:
+    """The nodes as the benchmark sees them over SSH: where `xl domid` finds the guest, what ran."""
+
+    def __init__(self, monkeypatch, running, failing=()):
+        self.running = set(running)
+        self.failing = set(failing)
+        self.commands = []
+        monkeypatch.setattr(bench, 'on_node', self.on_node)
+        monkeypatch.setattr(bench.time, 'sleep', lambda seconds: None)
+
+    def on_node(self, node, command, check=False):
+        self.commands.append((node, command))
+        if command.startswith('xl domid'):
+            rc = 0 if node in self.running else 1
+        else:
+            rc = 1 if any(command.startswith(prefix) for prefix in self.failing) else 0
+        if check and rc:
+            raise SystemExit('%s: `%s` failed' % (node, command))
+        return subprocess.CompletedProcess(command, rc, '', 'failed' if rc else '')
+
+    def managed_again(self):
+        return any('--delete-parameter is-managed' in command for _, command in self.commands)
+
+
+def test_a_round_trip_that_ends_at_home_is_handed_back(monkeypatch):
+    lab = FakeLab(monkeypatch, running=['node1'])
+    there, back = bench.unmanaged_round_trip('virsh migrate x0 %s')
+    assert there[0] <= there[1] <= back[0] <= back[1]
+    assert ('node1', 'virsh migrate x0 node2') in lab.commands
+    assert ('node2', 'virsh migrate x0 node1') in lab.commands
+    assert lab.managed_again()
+
+
+def test_a_failed_leg_with_the_guest_at_home_is_handed_back_and_still_fails(monkeypatch):
+    lab = FakeLab(monkeypatch, running=['node1'], failing=['virsh migrate'])
+    with pytest.raises(SystemExit, match='virsh migrate x0 node2 on node1 failed'):
+        bench.unmanaged_round_trip('virsh migrate x0 %s')
+    assert lab.managed_again()
+
+
+@pytest.mark.parametrize('running', [['node2'], ['node1', 'node2'], []])
+def test_a_guest_elsewhere_than_expected_stays_unmanaged(monkeypatch, running):
+    lab = FakeLab(monkeypatch, running=running, failing=['virsh migrate'])
+    with pytest.raises(SystemExit, match='left unmanaged') as raised:
+        bench.unmanaged_round_trip('virsh migrate x0 %s')
+    assert 'crm_resource --resource guest_x0 --meta --delete-parameter is-managed' in str(raised.value)
+    assert not lab.managed_again()
+
+
+def test_xl_hands_back_only_a_guest_shut_down_everywhere(monkeypatch):
+    # xl moved the guest behind libvirt's back: a copy still running would be started a second time.
+    lab = FakeLab(monkeypatch, running=['node1'])
+    with pytest.raises(SystemExit, match=r"runs on \['node1'\], expected no node"):
+        bench.unmanaged_round_trip('xl migrate x0 %s', afterwards='true', expected=())
+    assert not lab.managed_again()
+
+    lab = FakeLab(monkeypatch, running=[])
+    bench.unmanaged_round_trip('xl migrate x0 %s', afterwards='xl shutdown -w x0', expected=())
+    assert ('node1', 'xl shutdown -w x0') in lab.commands
+    assert lab.managed_again()
