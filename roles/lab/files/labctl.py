@@ -54,7 +54,7 @@ CPU = 'max,xsave=off,avx=off,avx2=off,fma=off,f16c=off,vaes=off,vpclmulqdq=off'
 # a guest only has to be configured (installing inside nested TCG guests would take hours).
 GUEST_PACKAGES = [
     'linux-image-amd64', 'systemd-sysv', 'udev', 'openssh-server', 'python3', 'iproute2', 'ifupdown', 'kmod',
-    'procps', 'e2fsprogs', 'isc-dhcp-server', 'apache2', 'icecast2', 'sox', 'vorbis-tools', 'xrdp', 'xorgxrdp',
+    'procps', 'e2fsprogs', 'isc-dhcp-server', 'apache2', 'icecast2', 'sox', 'opus-tools', 'xrdp', 'xorgxrdp',
     'xterm', 'bzflag-server', 'ssl-cert', 'xenstore-utils',
 ]
 GUEST_FS_MIB = 1536

@@ -1,14 +1,21 @@
-"""The guests' radio source (roles/guest_services/files/xenha-radio): it streams paced Ogg pages over
-an HTTP PUT and, when Icecast drops it, ends with an error so that systemd starts it again."""
+"""The guests' radio (roles/guest_services): the audio loop the role makes has short Ogg pages, and its
+source (files/xenha-radio) streams them paced over an HTTP PUT and, when Icecast drops it, ends with
+an error so that systemd starts it again."""
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import socket
 import struct
+import subprocess
+import sys
 import threading
 import time
 
 import pytest
-from lab_script import load_role_script
+import yaml
+from lab_script import ROLES, load_role_script
 
 RATE = 8000
 
@@ -58,9 +65,21 @@ def read_then_close(after_bytes):
 def test_the_pages_and_the_rate_are_read_from_the_file():
     radio = load_radio()
     data = ogg_file(1)
-    assert radio.sample_rate(data) == RATE
+    assert radio.granule_rate(data) == RATE
     granules = [granule for _, granule in radio.pages(data)]
     assert granules[0] == 0 and granules[-1] == RATE and len(granules) == 11
+
+
+def test_opus_granules_count_at_48_khz_whatever_the_input_rate():
+    radio = load_radio()
+    head = b'OpusHead' + bytes([1, 1]) + struct.pack('<HIhB', 312, 22050, 0, 0)
+    assert radio.granule_rate(page(0, head) + page(48000, bytes(10))) == 48000
+
+
+def test_a_stream_of_another_codec_is_refused():
+    radio = load_radio()
+    with pytest.raises(ValueError, match='neither Ogg Opus nor Ogg Vorbis'):
+        radio.granule_rate(page(0, b'\x80theora' + bytes(20)))
 
 
 def test_a_file_that_is_not_ogg_is_refused():
@@ -84,3 +103,40 @@ def test_the_source_puts_the_stream_paced_in_real_time_then_ends_when_icecast_dr
     # 3000 bytes are about 2 s of this file's audio at real-time pace, not an instant burst
     assert 1.0 < elapsed < 10
     assert capsys.readouterr().out == 'streaming to %s\n' % url
+
+
+def run_role_task(tmp_path, role, tasks_file, name, variables):
+    """Run one task of a role's tasks file on localhost with ansible-playbook, the role's defaults and
+    vars, and `variables` over them."""
+    role_dir = os.path.join(ROLES, role)
+    with open(os.path.join(role_dir, 'tasks', tasks_file)) as handle:
+        task = next(task for task in yaml.safe_load(handle) if task.get('name') == name)
+    (tmp_path / 'vars.json').write_text(json.dumps(variables))
+    playbook = tmp_path / 'task.yml'
+    playbook.write_text(yaml.safe_dump([{
+        'hosts': 'localhost', 'gather_facts': False, 'connection': 'local',
+        'vars_files': ['%s/%s/main.yml' % (role_dir, kind) for kind in ('defaults', 'vars')] + [str(tmp_path / 'vars.json')],
+        'tasks': [task]}]))
+    env = dict(os.environ, ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_INVENTORY_UNPARSED_WARNING='false')
+    run = subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', 'localhost,',
+                          str(playbook)], capture_output=True, text=True, env=env, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+    return run.stdout
+
+
+@pytest.mark.skipif(not (shutil.which('sox') and shutil.which('opusenc')),
+                    reason='needs sox and opus-tools, which `make test` installs (scripts/bootstrap)')
+def test_the_roles_audio_loop_gives_a_listener_bytes_five_times_a_second(tmp_path):
+    # The drill counts a stream silent for over 1 s as down; the source sends a page when the one
+    # before has played, so no page may hold more than 0.2 s of audio.
+    run_role_task(tmp_path, 'guest_services', 'icecast.yml', "Make the radio's audio loop",
+                  {'__guest_services_radio_dir': str(tmp_path / 'radio'), 'guest_services_radio_seconds': 5})
+    data = (tmp_path / 'radio' / 'loop.opus').read_bytes()
+    radio = load_radio()
+    rate = radio.granule_rate(data)
+    granules = [granule for _, granule in radio.pages(data) if granule > 0]
+    assert rate == 48000 and len(granules) > 20
+    assert granules[-1] / rate == pytest.approx(5, abs=0.1)
+    longest = max(after - before for before, after in zip([0] + granules, granules)) / rate
+    assert longest <= 0.21
+    assert sorted(os.listdir(tmp_path / 'radio')) == ['loop.opus']
