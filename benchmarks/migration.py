@@ -98,7 +98,13 @@ def by_module(target):
 def set_managed(managed):
     if managed:
         on_node(HOME, 'crm_resource --resource %s --meta --delete-parameter is-managed' % RESOURCE, check=True)
-        on_node(HOME, 'crm_resource --cleanup --resource %s' % RESOURCE, check=True)
+        # Right after a migration the busy lab's controller may not answer within crm_resource's 60 s;
+        # a cleanup is safe to repeat.
+        for attempt in range(3):
+            done = on_node(HOME, 'crm_resource --cleanup --resource %s' % RESOURCE, check=attempt == 2)
+            if done.returncode == 0:
+                break
+            time.sleep(10)
     else:
         on_node(HOME, 'crm_resource --resource %s --meta --set-parameter is-managed --parameter-value false'
                 % RESOURCE, check=True)
