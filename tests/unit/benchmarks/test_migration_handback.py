@@ -37,9 +37,10 @@ bench = _import_benchmark()
 class FakeLab:
     """The nodes as the benchmark sees them over SSH: where `xl domid` finds the guest, what ran."""
 
-    def __init__(self, monkeypatch, running, failing=()):
+    def __init__(self, monkeypatch, running, failing=(), failing_once=()):
         self.running = set(running)
         self.failing = set(failing)
+        self.failing_once = set(failing_once)
         self.commands = []
         monkeypatch.setattr(bench, 'on_node', self.on_node)
         monkeypatch.setattr(bench.time, 'sleep', lambda seconds: None)
@@ -49,7 +50,9 @@ class FakeLab:
         if command.startswith('xl domid'):
             rc = 0 if node in self.running else 1
         else:
-            rc = 1 if any(command.startswith(prefix) for prefix in self.failing) else 0
+            once = [prefix for prefix in self.failing_once if command.startswith(prefix)]
+            self.failing_once.difference_update(once)
+            rc = 1 if once or any(command.startswith(prefix) for prefix in self.failing) else 0
         if check and rc:
             raise SystemExit('%s: `%s` failed' % (node, command))
         return subprocess.CompletedProcess(command, rc, '', 'failed' if rc else '')
@@ -94,3 +97,16 @@ def test_xl_hands_back_only_a_guest_shut_down_everywhere(monkeypatch):
     bench.unmanaged_round_trip('xl migrate x0 %s', afterwards='xl shutdown -w x0', expected=())
     assert ('node1', 'xl shutdown -w x0') in lab.commands
     assert lab.managed_again()
+
+
+def test_a_cleanup_the_busy_controller_left_unanswered_is_repeated(monkeypatch):
+    lab = FakeLab(monkeypatch, running=['node1'], failing_once=['crm_resource --cleanup'])
+    bench.unmanaged_round_trip('virsh migrate x0 %s')
+    cleanups = [command for _, command in lab.commands if command.startswith('crm_resource --cleanup')]
+    assert len(cleanups) == 2
+
+
+def test_a_cleanup_that_never_answers_fails_the_benchmark(monkeypatch):
+    FakeLab(monkeypatch, running=['node1'], failing=['crm_resource --cleanup'])
+    with pytest.raises(SystemExit, match='crm_resource --cleanup --resource guest_x0'):
+        bench.unmanaged_round_trip('virsh migrate x0 %s')
