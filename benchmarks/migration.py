@@ -95,19 +95,38 @@ def by_module(target):
     return started, time.time()
 
 
-def set_managed(managed):
-    if managed:
-        on_node(HOME, 'crm_resource --resource %s --meta --delete-parameter is-managed' % RESOURCE, check=True)
-        # Right after a migration the busy lab's controller may not answer within crm_resource's 60 s;
-        # a cleanup is safe to repeat.
-        for attempt in range(3):
-            done = on_node(HOME, 'crm_resource --cleanup --resource %s' % RESOURCE, check=attempt == 2)
-            if done.returncode == 0:
-                break
-            time.sleep(10)
-    else:
-        on_node(HOME, 'crm_resource --resource %s --meta --set-parameter is-managed --parameter-value false'
-                % RESOURCE, check=True)
+def repeated(command):
+    """A cluster command that is safe to repeat: right after a migration the busy lab's controller
+    may not answer within crm_resource's own 60 s."""
+    for attempt in range(3):
+        if on_node(HOME, command, check=attempt == 2).returncode == 0:
+            return
+        time.sleep(10)
+
+
+def settle():
+    repeated('crm_resource --wait --timeout 900s')
+
+
+def hands_off():
+    settle()  # no transition of an earlier way (a restart) still under way
+    on_node(HOME, 'crm_resource --resource %s --meta --set-parameter is-managed --parameter-value false'
+            % RESOURCE, check=True)
+
+
+def hand_back(expected):
+    """Give the resource back to the cluster where it will find it.
+
+    The cleanup comes first, while the cluster is still hands-off: the monitor saw the guest gone
+    while it was away, and a managed resource with that failure on record is recovered (stopped and
+    started again)."""
+    repeated('crm_resource --cleanup --resource %s' % RESOURCE)
+    settle()
+    if located() != list(expected):
+        raise SystemExit('the cluster finds %s on %s, expected %s: %s left unmanaged' % (
+            GUEST, located() or 'no node', list(expected) or 'no node', RESOURCE))
+    on_node(HOME, 'crm_resource --resource %s --meta --delete-parameter is-managed' % RESOURCE, check=True)
+    settle()
 
 
 def running_on():
@@ -121,7 +140,7 @@ def unmanaged_round_trip(command, afterwards=None, expected=(HOME,)):
     The cluster gets the guest back only when the hypervisors show it where libvirt will report it
     (`expected`): after a failed leg or behind libvirt's back, a managed resource could be started
     a second time over the same disk."""
-    set_managed(False)
+    hands_off()
     try:
         there = leg(HOME, command % AWAY)
         time.sleep(10)
@@ -138,7 +157,7 @@ def unmanaged_round_trip(command, afterwards=None, expected=(HOME,)):
                              'node under libvirt (or on none), run: crm_resource --resource %s --meta '
                              '--delete-parameter is-managed' % (GUEST, where or 'no node', list(expected) or
                                                                 'no node', RESOURCE, RESOURCE))
-        set_managed(True)
+        hand_back(expected)
     return there, back
 
 

@@ -37,8 +37,9 @@ bench = _import_benchmark()
 class FakeLab:
     """The nodes as the benchmark sees them over SSH: where `xl domid` finds the guest, what ran."""
 
-    def __init__(self, monkeypatch, running, failing=(), failing_once=()):
+    def __init__(self, monkeypatch, running, failing=(), failing_once=(), located=None):
         self.running = set(running)
+        self.located = self.running if located is None else set(located)  # the cluster's view
         self.failing = set(failing)
         self.failing_once = set(failing_once)
         self.commands = []
@@ -49,6 +50,9 @@ class FakeLab:
         self.commands.append((node, command))
         if command.startswith('xl domid'):
             rc = 0 if node in self.running else 1
+        elif command.startswith('crm_resource --locate'):
+            out = ''.join('resource guest_x0 is running on: %s\n' % where for where in sorted(self.located))
+            return subprocess.CompletedProcess(command, 0, out, '')
         else:
             once = [prefix for prefix in self.failing_once if command.startswith(prefix)]
             self.failing_once.difference_update(once)
@@ -56,6 +60,9 @@ class FakeLab:
         if check and rc:
             raise SystemExit('%s: `%s` failed' % (node, command))
         return subprocess.CompletedProcess(command, rc, '', 'failed' if rc else '')
+
+    def position(self, prefix):
+        return next(i for i, (_, command) in enumerate(self.commands) if command.startswith(prefix))
 
     def managed_again(self):
         return any('--delete-parameter is-managed' in command for _, command in self.commands)
@@ -68,6 +75,16 @@ def test_a_round_trip_that_ends_at_home_is_handed_back(monkeypatch):
     assert ('node1', 'virsh migrate x0 node2') in lab.commands
     assert ('node2', 'virsh migrate x0 node1') in lab.commands
     assert lab.managed_again()
+    # The monitor's failure from while the guest was away is forgotten before the cluster may act on it.
+    assert lab.position('crm_resource --cleanup') < lab.position('crm_resource --resource guest_x0 --meta --delete')
+    assert lab.position('crm_resource --wait') < lab.position('crm_resource --resource guest_x0 --meta --set')
+
+
+def test_a_guest_the_cluster_finds_elsewhere_stays_unmanaged(monkeypatch):
+    lab = FakeLab(monkeypatch, running=['node1'], located=['node2'])
+    with pytest.raises(SystemExit, match=r"the cluster finds x0 on \['node2'\], expected \['node1'\]"):
+        bench.unmanaged_round_trip('virsh migrate x0 %s')
+    assert not lab.managed_again()
 
 
 def test_a_failed_leg_with_the_guest_at_home_is_handed_back_and_still_fails(monkeypatch):
