@@ -117,14 +117,18 @@ def hands_off():
 def hand_back(expected):
     """Give the resource back to the cluster where it will find it.
 
-    The cleanup comes first, while the cluster is still hands-off: the monitor saw the guest gone
-    while it was away, and a managed resource with that failure on record is recovered (stopped and
-    started again)."""
-    repeated('crm_resource --cleanup --resource %s' % RESOURCE)
+    The refresh (history forgotten, probes again) comes first, while the cluster is still hands-off:
+    the monitor saw the guest gone while it was away, and a managed resource with that failure on
+    record is recovered (stopped and started again)."""
+    repeated('crm_resource --refresh --resource %s' % RESOURCE)
     settle()
-    if located() != list(expected):
-        raise SystemExit('the cluster finds %s on %s, expected %s: %s left unmanaged' % (
-            GUEST, located() or 'no node', list(expected) or 'no node', RESOURCE))
+    # Until its probes have answered, the cluster knows the refreshed resource nowhere.
+    deadline = time.monotonic() + 300
+    while located() != list(expected):
+        if time.monotonic() > deadline:
+            raise SystemExit('the cluster finds %s on %s, expected %s: %s left unmanaged' % (
+                GUEST, located() or 'no node', list(expected) or 'no node', RESOURCE))
+        time.sleep(5)
     on_node(HOME, 'crm_resource --resource %s --meta --delete-parameter is-managed' % RESOURCE, check=True)
     settle()
 
