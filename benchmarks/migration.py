@@ -46,13 +46,19 @@ def located():
     return re.findall(r'is running on: (\S+)', out)
 
 
-def wait_for(predicate, what, timeout=600):
+def comes_true(predicate, timeout, every=2):
+    """Whether predicate() becomes true within timeout seconds."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(2)
-    raise SystemExit('timed out waiting for %s' % what)
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(every)
+    return True
+
+
+def wait_for(predicate, what, timeout=600):
+    if not comes_true(predicate, timeout):
+        raise SystemExit('timed out waiting for %s' % what)
 
 
 def bandwidth_mb_s():
@@ -123,12 +129,9 @@ def hand_back(expected):
     repeated('crm_resource --refresh --resource %s' % RESOURCE)
     settle()
     # Until its probes have answered, the cluster knows the refreshed resource nowhere.
-    deadline = time.monotonic() + 300
-    while located() != list(expected):
-        if time.monotonic() > deadline:
-            raise SystemExit('the cluster finds %s on %s, expected %s: %s left unmanaged' % (
-                GUEST, located() or 'no node', list(expected) or 'no node', RESOURCE))
-        time.sleep(5)
+    if not comes_true(lambda: located() == list(expected), 300, every=5):
+        raise SystemExit('the cluster finds %s on %s, expected %s: %s left unmanaged' % (
+            GUEST, located() or 'no node', list(expected) or 'no node', RESOURCE))
     on_node(HOME, 'crm_resource --resource %s --meta --delete-parameter is-managed' % RESOURCE, check=True)
     settle()
 
@@ -156,16 +159,11 @@ def unmanaged_round_trip(command, afterwards=None, expected=(HOME,)):
         if failure is not None:
             print(failure, file=sys.stderr)
         # A guest shut down with `xl shutdown -w` is still listed while its devices are torn down.
-        deadline = time.monotonic() + 120
-        where = running_on()
-        while where != list(expected) and time.monotonic() < deadline:
-            time.sleep(5)
-            where = running_on()
-        if where != list(expected):
+        if not comes_true(lambda: running_on() == list(expected), 120, every=5):
             raise SystemExit('%s runs on %s, expected %s: %s left unmanaged; once the guest runs on one '
                              'node under libvirt (or on none), run: crm_resource --resource %s --meta '
-                             '--delete-parameter is-managed' % (GUEST, where or 'no node', list(expected) or
-                                                                'no node', RESOURCE, RESOURCE))
+                             '--delete-parameter is-managed' % (GUEST, running_on() or 'no node',
+                                                                list(expected) or 'no node', RESOURCE, RESOURCE))
         hand_back(expected)
     return there, back
 
