@@ -52,3 +52,31 @@ def test_the_cluster_records_its_events_through_pacemakers_file_agent(tmp_path):
 
 def test_no_alert_without_an_event_log(tmp_path):
     assert 'alert ' not in render(tmp_path, cluster_event_log='')
+
+
+def test_two_members_split_leaves_the_first_member_on_equal_priorities(tmp_path):
+    text = render(tmp_path)
+    # the member running the guests of the higher priority survives a cut link ...
+    assert re.search(r'^\s+priority-fencing-delay=20s \\$', text, re.M)
+    # ... and on equal priorities the first member does: fencing it waits, fencing the other does not
+    assert 'pcmk_delay_base=10s' in device(text, 'node1')
+    assert 'pcmk_delay_base' not in device(text, 'node2')
+
+
+def test_the_tiebreak_survivor_and_its_delays_are_the_roles_options(tmp_path):
+    text = render(tmp_path, cluster_tiebreak_survivor='node2', cluster_fence_delay_base=60,
+                  cluster_priority_fencing_delay=120)
+    assert 'priority-fencing-delay=120s' in text
+    assert 'pcmk_delay_base=60s' in device(text, 'node2') and 'pcmk_delay_base' not in device(text, 'node1')
+
+
+def test_no_fence_delay_where_a_majority_or_an_arbiter_decides(tmp_path):
+    with_arbiter = render(tmp_path, cluster_qdevice_host='arbiter')
+    assert 'priority-fencing-delay' not in with_arbiter and 'pcmk_delay_base' not in with_arbiter
+    hosts = {name: {'cluster_fence_ipmi': {'address': '192.0.2.%d' % n, 'port': 623, 'user': 'admin',
+                                           'password': 'unused-here'}}
+             for n, name in enumerate(['node1', 'node2', 'node3'], 1)}
+    three = render_template(tmp_path, 'cluster', 'cluster.crm.j2',
+                            dict(cluster_members=['node1', 'node2', 'node3'], __cluster_fence_dir='/etc/xenha/fence'),
+                            hosts=hosts)
+    assert 'priority-fencing-delay' not in three and 'pcmk_delay_base' not in three

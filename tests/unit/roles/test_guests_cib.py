@@ -16,7 +16,7 @@ def test_guests_start_one_by_one_and_forget_failures(tmp_path):
     lines = render(tmp_path, ['x0', 'x1', 'x2'])
     assert lines.count('order guests_one_by_one Serialize: guest_x0 guest_x1 guest_x2') == 1
     metas = [line.strip() for line in lines if line.strip().startswith('meta allow-migrate=true')]
-    assert metas == ['meta allow-migrate=true migration-threshold=3 failure-timeout=300s'] * 3
+    assert metas == ['meta allow-migrate=true priority=1 migration-threshold=3 failure-timeout=300s'] * 3
 
 
 def test_failures_kept_and_no_serialize_when_asked_or_alone(tmp_path):
@@ -53,3 +53,9 @@ def test_comments_are_ones_crmsh_loads(tmp_path):
     assert comments
     for comment in comments:
         assert '--' not in comment and not comment.rstrip().endswith('-'), comment
+
+
+def test_each_guest_carries_its_priority_for_a_split_of_two_members(tmp_path):
+    lines = render(tmp_path, ['x0', 'x1'], guests_priority=5)
+    metas = [line.strip() for line in lines if line.strip().startswith('meta allow-migrate=true')]
+    assert [m.split()[2] for m in metas] == ['priority=5', 'priority=5']
