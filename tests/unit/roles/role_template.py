@@ -38,6 +38,22 @@ def render_template(tmp_path, role, template, variables, hosts=None):
     return (tmp_path / 'rendered').read_text()
 
 
+def render_expression(tmp_path, role, expression, variables):
+    """Return the value of the Jinja `expression` (JSON-able) with roles/<role>'s defaults and vars and
+    `variables` over them, as the role's tasks would see it on localhost."""
+    role_dir = os.path.join(ROLES, role)
+    (tmp_path / 'inventory.json').write_text(json.dumps({'all': {'hosts': {'localhost': {'ansible_connection': 'local'}}}}))
+    (tmp_path / 'vars.json').write_text(json.dumps(variables))
+    playbook = tmp_path / 'expression.yml'
+    playbook.write_text(yaml.safe_dump([{
+        'hosts': 'localhost', 'gather_facts': False,
+        'vars_files': _role_vars_files(role_dir) + [str(tmp_path / 'vars.json')],
+        'tasks': [{'ansible.builtin.copy': {'content': '{{ (%s) | to_json }}' % expression,
+                                            'dest': str(tmp_path / 'value.json'), 'mode': '0644'}}]}]))
+    _run_playbook(tmp_path / 'inventory.json', playbook)
+    return json.loads((tmp_path / 'value.json').read_text())
+
+
 def run_role_task(tmp_path, role, tasks_file, name, variables):
     """Run the task called `name` of roles/<role>/tasks/<tasks_file> on localhost, with the role's
     defaults and vars and `variables` over them; returns ansible-playbook's output."""
