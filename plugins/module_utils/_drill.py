@@ -7,8 +7,9 @@ guests run, and the drill's events, to availability, gaps, pass criteria and a r
 Inputs are plain records:
 - sample: {t, target, service, ok, detail}; stream chunks are samples with `bytes`;
 - placement: {t, node, running: [guests], paused: [guests]} (what `xl list` says on a node);
-- event: {t, name, kind} with kind power | migration | failover | note, and optional fields
-  (guest, source, target, seconds) for migrations.
+- event: {t, name, kind} with kind power | migration | failover | change | note, and optional fields
+  (guest, source, target, seconds) for migrations; a change is a setting rolled through the running
+  datacenter, which must restart no guest and silence no service longer than a live migration does.
 Times are seconds since the epoch, all from the controller's clock.
 """
 
@@ -189,7 +190,7 @@ def counter_report(series):
 
 
 # Kinds of drill events that disturb the services; a note only marks a moment.
-DISTURBANCES = ('power', 'migration', 'failover')
+DISTURBANCES = ('power', 'migration', 'failover', 'change')
 
 
 def _since(event, key):
@@ -234,8 +235,9 @@ def analyse(samples, placements, events, end, budget):
         failovers.append({'event': event['name'], 'detection_s': _since(event, 'detected_at'),
                           'fencing_s': _since(event, 'fenced_at'), 'restart_s': _since(event, 'restarted_at'),
                           'service_back_s': back})
+    changes = rolling_changes(series, events, counters, end)
     doubles = double_runs(placements)
-    failures = []
+    failures = judge_changes(changes, migrations)
     for m in migrations:
         if m['restarted']:
             failures.append('%s %s->%s was not live: the guest restarted (its counter began a new boot)'
@@ -265,11 +267,48 @@ def analyse(samples, placements, events, end, budget):
         if event.get('failed'):
             failures.append('step failed: %s (%s)' % (event['name'], event['failed']))
     return {'passed': not failures, 'failures': failures, 'budget_s': budget, 'duration_s': round(end - start, 1),
-            'phases': phases, 'migrations': migrations, 'failovers': failovers, 'counters': counters,
+            'phases': phases, 'migrations': migrations, 'failovers': failovers, 'changes': changes,
+            'counters': counters,
             'double_runs': len(doubles), 'slowest_answer_s': slowest_answers(series),
             'availability': availability(series, start, end),
             # the inputs besides the samples, so that a kept run can be judged again
             'events': events, 'end': end}
+
+
+def rolling_changes(series, events, counters, end):
+    """Per change event, up to the next disturbance: the guests whose counter began a new boot, and each
+    service's longest gap."""
+    changes = []
+    for index, event in enumerate(events):
+        if event.get('kind') != 'change':
+            continue
+        window_end = next((later['t'] for later in events[index + 1:] if later.get('kind') in DISTURBANCES), end)
+        restarted = sorted(guest for guest, counter in counters.items()
+                           if any(event['t'] <= t <= window_end for t in counter['restarted_seen_at']))
+        changes.append({'event': event['name'], 'seconds': round(window_end - event['t'], 1), 'restarted': restarted,
+                        'gaps_ms': {k: int(round(v * 1000))
+                                    for k, v in service_gaps(series, event['t'], window_end).items()}})
+    return changes
+
+
+def judge_changes(changes, migrations):
+    """A rolling change restarts no guest, and no service is silent longer than the longest client-seen gap
+    of a live migration measured in the same run (the roll moves every guest live, twice)."""
+    failures = []
+    live = [gap for m in migrations if not m['restarted'] for gap in m['gaps_ms'].values()]
+    reference = max(live) if live else None
+    for change in changes:
+        for guest in change['restarted']:
+            failures.append('%s: %s restarted (its counter began a new boot)' % (change['event'], guest))
+        if reference is None:
+            failures.append('%s: no live migration in this run to compare its gaps with (add the migrate step)'
+                            % change['event'])
+            continue
+        for service, gap in sorted(change['gaps_ms'].items()):
+            if gap > reference:
+                failures.append('%s: %s silent %.1f s, longer than this run\'s longest live-migration gap (%.1f s)'
+                                % (change['event'], service, gap / 1000.0, reference / 1000.0))
+    return failures
 
 
 def availability(series, start, end):
@@ -310,6 +349,11 @@ def table(report):
                                                                              f['restart_s'])]
         for service, seconds in sorted(f['service_back_s'].items()):
             lines.append('  %-16s back after %s s' % (service, seconds))
+    for change in report.get('changes', []):
+        gaps = ', '.join('%s %d' % (k, v) for k, v in sorted(change['gaps_ms'].items()) if v > 0) or 'none'
+        lines += ['', 'Rolling change: %s' % change['event'],
+                  '  %s s; guests restarted: %s' % (change['seconds'], ', '.join(change['restarted']) or 'none'),
+                  '  longest client-seen gap (ms): %s' % gaps]
     lines += ['', 'Counters (written every 100 ms to each root disk)']
     for guest, c in sorted(report['counters'].items()):
         lines.append('  %s: highest %s, restarts %d, lost at restarts %s ms, went back without restart: %s'

@@ -189,3 +189,47 @@ def test_latest_answers_take_the_newest_result_since_the_wait_began():
 def test_latest_answers_ignore_results_from_before_the_wait_and_unexpected_services():
     samples = ups('x0', 'http', [1, 2]) + ups('x9', 'http', [5])
     assert latest_answers(samples, ['x0/http'], since=3) == {'x0/http': None}
+
+
+def rolled(gap_during_change, counters=()):
+    """A run with x0's live migration (HTTP silent 4 s) then a rolling change (HTTP silent as given)."""
+    times = [t / 2 for t in range(0, 400)]
+    down_migration = {t for t in times if 20 < t < 24}
+    down_change = {t for t in times if 60 < t < 60 + gap_during_change}
+    samples = ups('x0', 'http', times, down=down_migration | down_change) + list(counters)
+    events = [{'t': 0, 'name': 'start', 'kind': 'note'},
+              {'t': 20, 'name': 'x0 node1 -> node2', 'kind': 'migration', 'guest': 'x0', 'source': 'node1',
+               'target': 'node2', 'seconds': 10},
+              {'t': 40, 'name': 'x0 back', 'kind': 'note'},
+              {'t': 50, 'name': 'rolling change: site.yml', 'kind': 'change'},
+              {'t': 150, 'name': 'rolling change applied', 'kind': 'note'}]
+    return analyse(samples, [], events, 200, 30)
+
+
+def test_a_rolling_change_with_gaps_no_longer_than_a_live_migration_passes():
+    report = rolled(3)
+    assert report['passed'], report['failures']
+    assert report['changes'] == [{'event': 'rolling change: site.yml', 'seconds': 150.0, 'restarted': [],
+                                  'gaps_ms': {'x0/http': 3000}}]
+    assert 'Rolling change: rolling change: site.yml' in table(report)
+
+
+def test_a_rolling_change_silent_longer_than_a_live_migration_fails():
+    report = rolled(12)
+    assert not report['passed']
+    assert report['failures'] == ["rolling change: site.yml: x0/http silent 12.0 s, longer than this run's "
+                                  "longest live-migration gap (4.0 s)"]
+
+
+def test_a_guest_restarted_by_a_rolling_change_fails():
+    restart = [counter(55, 550, 0, 'aaaa'), counter(90, 300, 300, 'bbbb')]
+    report = rolled(1, restart)
+    assert report['changes'][0]['restarted'] == ['x0']
+    assert 'rolling change: site.yml: x0 restarted (its counter began a new boot)' in report['failures']
+
+
+def test_a_rolling_change_without_a_live_migration_to_compare_with_fails():
+    samples = ups('x0', 'http', [t / 2 for t in range(0, 100)])
+    report = analyse(samples, [], [{'t': 0, 'name': 'rolling change: site.yml', 'kind': 'change'}], 60, 30)
+    assert report['failures'] == ['rolling change: site.yml: no live migration in this run to compare its gaps '
+                                  'with (add the migrate step)']

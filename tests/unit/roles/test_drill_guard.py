@@ -1,0 +1,46 @@
+"""The failover drill powers nodes off through their BMCs: against an inventory that does not allow it (the
+example inventory for real servers), it stops at its first task and sends nothing to any BMC."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+
+import pytest
+import yaml
+from role_template import PLAYBOOK
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
+
+
+def run_drill(inventory, cwd):
+    env = dict(os.environ, ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_CONFIG=os.path.join(REPO, 'ansible.cfg'))
+    return subprocess.run([PLAYBOOK, '-i', str(inventory), os.path.join(REPO, 'playbooks', 'failover-drill.yml')],
+                          cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_the_example_inventory_does_not_allow_the_drill():
+    run = run_drill(os.path.join(REPO, 'inventories', 'example', 'hosts.yml'), REPO)
+    assert run.returncode != 0
+    assert 'drill: not started' in run.stdout and 'drill_may_power_off_nodes: true' in run.stdout
+    assert 'failed=1' in run.stdout and 'changed=0' in run.stdout
+
+
+def test_without_the_opt_in_no_bmc_hears_from_the_drill(tmp_path):
+    bmc = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    bmc.bind(('127.0.0.1', 0))
+    bmc.settimeout(0.5)
+    port = bmc.getsockname()[1]
+    node = {'drill_bmc': {'address': '127.0.0.1', 'port': port, 'user': 'admin', 'password': 'not-a-secret'},
+            'ansible_connection': 'local'}
+    inventory = {'all': {'children': {
+        'xen_nodes': {'hosts': {'node1': dict(node), 'node2': dict(node)}},
+        'guests': {'hosts': {'x0': {'guest_ip': '127.0.0.1', 'guest_services': ['ssh']}}},
+        'clients': {'hosts': {'client': {'ansible_connection': 'local'}}}}}}
+    (tmp_path / 'hosts.yml').write_text(yaml.safe_dump(inventory))
+    run = run_drill(tmp_path / 'hosts.yml', tmp_path)
+    assert run.returncode != 0 and 'drill: not started' in run.stdout
+    with pytest.raises(socket.timeout):
+        bmc.recvfrom(512)
+    bmc.close()
+    assert not (tmp_path / 'drill').exists()
