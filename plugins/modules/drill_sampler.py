@@ -72,6 +72,10 @@ options:
     description: Icecast mount to listen to.
     type: str
     default: /radio.ogg
+  http_path:
+    description: The page the V(http) probes ask for.
+    type: str
+    default: /
   dhcp_interface:
     description: Interface for DHCP probes.
     type: str
@@ -172,6 +176,7 @@ def main():
         timeouts=dict(type='dict', default={}),
         counter_port=dict(type='int', default=7000),
         stream_path=dict(type='str', default='/radio.ogg'),
+        http_path=dict(type='str', default='/'),
         dhcp_interface=dict(type='str'),
     ))
     params = module.params
@@ -189,7 +194,8 @@ def main():
             args = (timeline, done, target, service.port, params)
             threads.append(threading.Thread(target=stream_loop, args=args, daemon=True))
             continue
-        options = {'interface': params['dhcp_interface']} if service.probe == 'dhcp' else {}
+        options = ({'interface': params['dhcp_interface']} if service.probe == 'dhcp'
+                   else {'path': params['http_path']} if service.probe == 'http' else {})
         args = (timeline, done, target, service.name, service.probe, service.port, options,
                 interval_of(service.name), timeout_of(service.name))
         threads.append(threading.Thread(target=probe_loop, args=args, daemon=True))

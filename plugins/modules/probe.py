@@ -58,6 +58,10 @@ options:
     description: The Icecast mount a V(stream) probe listens to.
     type: str
     default: /radio.ogg
+  http_path:
+    description: The page an V(http) probe asks for (e.g. the drill's C(/xenha-node.html), which names the node).
+    type: str
+    default: /
   dhcp_interface:
     description: Interface to broadcast the DHCP DISCOVER on (needed when there is no default route).
     type: str
@@ -114,6 +118,8 @@ def probe_targets(params):
             options = {'path': params['stream_path'], 'seconds': params['stream_seconds']}
         elif service.probe == 'dhcp':
             options = {'interface': params['dhcp_interface']}
+        elif service.probe == 'http':
+            options = {'path': params['http_path']}
         result = run_probe(service.name, service.probe, target['address'], service.port, params['timeout'],
                            **options).as_dict()
         result['target'] = target['name']
@@ -131,6 +137,7 @@ def main():
         timeout=dict(type='float', default=5),
         stream_seconds=dict(type='float', default=2),
         stream_path=dict(type='str', default='/radio.ogg'),
+        http_path=dict(type='str', default='/'),
         dhcp_interface=dict(type='str'),
         fail_on_down=dict(type='bool', default=False),
     ), supports_check_mode=True)

@@ -46,7 +46,7 @@ def test_every_service_answers_from_the_client():
 
 
 def test_web_page_names_the_hosting_node():
-    result = probe([{'name': 'x0', 'address': GUESTS['x0'][1], 'services': ['http']}])
+    result = probe([{'name': 'x0', 'address': GUESTS['x0'][1], 'services': ['http']}], http_path='/xenha-node.html')
     assert result['results'][0]['detail'] == 'HTTP 200, served from %s' % GUESTS['x0'][0]
 
 
