@@ -18,7 +18,9 @@ from ansible_collections.xenha.datacenter.plugins.module_utils._domain_xml impor
     METADATA_NS, METADATA_PREFIX, build_domain_xml, domain_macs, domain_uuid, metadata_xml, parse_domain_xml,
 )
 from ansible_collections.xenha.datacenter.plugins.module_utils._libvirt import GuestError
-from ansible_collections.xenha.datacenter.plugins.module_utils._spec import SpecError, build_spec, validate_name
+from ansible_collections.xenha.datacenter.plugins.module_utils._spec import (
+    SpecError, build_spec, format_mib, validate_name,
+)
 
 
 def _disk_sizes(storage, spec, desired):
@@ -55,11 +57,16 @@ def observe(conn, storage, name, desired=None, strict=True):
 
 
 def check_conflicts(conn, storage, desired, observed):
-    """Refuse a MAC that another guest uses, and disks whose VG or directory is missing.
+    """Refuse memory the node does not have, a MAC that another guest uses, and disks whose VG or directory
+    is missing.
 
     Only MACs this guest does not have yet are checked: a no-op run stays O(1) in the
     number of guests on the node.
     """
+    node_mib = conn.node_memory_mib()
+    if desired.memory_mib > node_mib:
+        raise SpecError('memory', '%s is more than this node has (%s of RAM): the guest could never start here; '
+                                  'lower memory' % (format_mib(desired.memory_mib), format_mib(node_mib)))
     current = set(observed.spec.macs) if observed.spec else set()
     wanted = {nic.mac: i for i, nic in enumerate(desired.interfaces) if nic.mac not in current}
     if wanted:
@@ -71,37 +78,74 @@ def check_conflicts(conn, storage, desired, observed):
                     raise SpecError('interfaces[%d].mac' % wanted[mac],
                                     'MAC %s is already used by guest %s; give another mac, or leave it out to '
                                     'derive one from the guest name' % (mac, dom.name()))
+    attached = {disk.path for disk in observed.spec.disks} if observed.spec else set()
     for disk in desired.disks:
         if observed.disk_sizes.get(disk.path) is None:
             storage.check_target(disk)
+        elif disk.path not in attached:
+            storage.check_existing(disk)
+    bridges = conn.bridges()
+    for index, nic in enumerate(desired.interfaces):
+        if bridges is not None and nic.bridge not in bridges:
+            raise SpecError('interfaces[%d].bridge' % index,
+                            'no bridge %s on this node (it has %s); create it (the hypervisor role makes xenbr0) or '
+                            'name an existing one' % (nic.bridge, ', '.join(sorted(bridges)) or 'none'))
 
 
 def execute(plan, conn, storage, dom, desired, shutdown_timeout, force):
+    """Carry out the plan's actions in order. When one fails, the error carries `done`: what the actions
+    before it changed, so that the module reports the change it made."""
+    done = []
     for action in plan.actions:
-        kind = action.kind
-        if kind == plan_mod.CREATE_DISK:
-            storage.create(action.disk, action.size_mib)
-        elif kind == plan_mod.GROW_DISK:
-            storage.grow(action.disk, action.size_mib)
-        elif kind == plan_mod.DEFINE:
-            dom = conn.define(action.value)
-        elif kind == plan_mod.SET_MEMORY_LIVE:
-            conn.set_memory_live(dom, action.size_mib)
-        elif kind == plan_mod.SET_METADATA_LIVE:
-            conn.set_metadata_live(dom, metadata_xml(desired), METADATA_NS, METADATA_PREFIX)
-        elif kind == plan_mod.SET_AUTOSTART:
-            conn.set_autostart(dom, action.value)
-        elif kind == plan_mod.START:
-            conn.start(dom)
-        elif kind == plan_mod.SHUTDOWN:
-            conn.shutdown(dom, shutdown_timeout, force)
-        elif kind == plan_mod.UNDEFINE:
-            conn.undefine(dom)
-            dom = None
-        elif kind == plan_mod.REMOVE_DISK:
-            storage.remove(action.disk)
-        else:  # pragma: no cover - the plan only makes the kinds above
-            raise GuestError('unknown action %s' % kind)
+        try:
+            dom = _act(action, conn, storage, dom, desired, shutdown_timeout, force)
+        except (GuestError, SpecError, OSError) as exc:
+            if isinstance(exc, OSError):
+                target = action.disk.path if action.disk is not None else desired.name
+                exc = GuestError('%s of %s failed: %s' % (action.kind.replace('_', ' '), target, exc.strerror or exc),
+                                 field=plan_mod.disk_field(action.disk.name) if action.disk is not None else None)
+            exc.done = done
+            raise exc
+        done.append(describe_action(action))
+    return dom
+
+
+def describe_action(action):
+    """One line for an action that was carried out."""
+    what = action.kind.replace('_', ' ')
+    if action.disk is not None:
+        return '%s %s (%s%s)' % (what, action.disk.name, action.disk.path,
+                                 ', %s' % format_mib(action.size_mib) if action.size_mib else '')
+    return what
+
+
+def _act(action, conn, storage, dom, desired, shutdown_timeout, force):
+    """Carry out one action; returns the domain (defining or undefining changes it)."""
+    kind = action.kind
+    if kind == plan_mod.CREATE_DISK:
+        storage.create(action.disk, action.size_mib)
+    elif kind == plan_mod.GROW_DISK:
+        storage.grow(action.disk, action.size_mib)
+    elif kind == plan_mod.DEFINE:
+        dom = conn.define(action.value)
+    elif kind == plan_mod.SET_MEMORY_LIVE:
+        conn.set_memory_live(dom, action.size_mib)
+    elif kind == plan_mod.SET_METADATA_LIVE:
+        conn.set_metadata_live(dom, metadata_xml(desired), METADATA_NS, METADATA_PREFIX)
+    elif kind == plan_mod.SET_AUTOSTART:
+        conn.set_autostart(dom, action.value)
+    elif kind == plan_mod.START:
+        conn.start(dom)
+    elif kind == plan_mod.SHUTDOWN:
+        conn.shutdown(dom, shutdown_timeout, force)
+    elif kind == plan_mod.UNDEFINE:
+        conn.undefine(dom)
+        dom = None
+    elif kind == plan_mod.REMOVE_DISK:
+        storage.remove(action.disk)
+    else:  # pragma: no cover - the plan only makes the kinds above
+        raise GuestError('unknown action %s' % kind)
+    return dom
 
 
 def _describe(conn, dom, observed):

@@ -6,6 +6,7 @@ to messages that say what failed and what to do."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import traceback
@@ -20,6 +21,7 @@ else:
 
 DEFAULT_URI = 'xen:///system'
 DOM0_NAME = 'Domain-0'
+SYS_CLASS_NET = '/sys/class/net'
 
 
 class GuestError(Exception):
@@ -58,6 +60,18 @@ class Connection:
 
     def hostname(self):
         return self._call('reading the hostname', self._conn.getHostname)
+
+    def bridges(self):
+        """The node's network bridges, or None where they cannot be read from here: libvirt's test driver has
+        no host network, and a remote URI's node is not this machine."""
+        if self.uri.startswith('test:') or '//' in self.uri and self.uri.split('//', 1)[1][:1] not in ('', '/'):
+            return None
+        return set(name for name in os.listdir(SYS_CLASS_NET)
+                   if os.path.isdir(os.path.join(SYS_CLASS_NET, name, 'bridge')))
+
+    def node_memory_mib(self):
+        """The node's physical memory, in MiB."""
+        return int(self._call('reading the node\'s memory', self._conn.getInfo)[1])
 
     def lookup(self, name):
         """The domain called `name`, or None."""

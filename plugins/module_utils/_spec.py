@@ -33,6 +33,10 @@ _SIZE_RE = re.compile(r'^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*$', re.IGNOREC
 _UNIT_KIB = {'K': 1, '': 1024, 'M': 1024, 'G': 1024 ** 2, 'T': 1024 ** 3}
 
 MAX_VCPUS = 128
+# The largest sizes accepted before anything is touched: Xen 4.17 supports hosts of up to 16 TiB of RAM, and
+# ext4 (a file disk) holds files of up to 16 TiB; an LV could be larger, but a guest disk that size is a typo.
+MAX_MEMORY_MIB = 16 * 1024 * 1024
+MAX_DISK_MIB = 16 * 1024 * 1024
 
 
 class SpecError(ValueError):
@@ -117,7 +121,7 @@ class Spec:
         return None
 
 
-def parse_size(value, field_name):
+def parse_size(value, field_name, maximum_mib=None):
     """Return a size in MiB from ``128M``, ``1G``, ``512MiB``, ``1.5G`` or a MiB integer.
 
     Units are binary (K=KiB, M=MiB, G=GiB, T=TiB) as in LVM; ``MB`` means MiB too.
@@ -139,11 +143,16 @@ def parse_size(value, field_name):
         raise SpecError(field_name, 'size must be greater than zero, got %r' % (value,))
     if kib % 1024:
         raise SpecError(field_name, 'size %r is not a whole number of MiB; round it to a MiB' % (value,))
+    if maximum_mib is not None and kib // 1024 > maximum_mib:
+        raise SpecError(field_name, 'size %r is more than the %s this collection accepts; check the unit (M, G, T)'
+                        % (value, format_mib(maximum_mib)))
     return int(kib // 1024)
 
 
 def format_mib(mib):
     """Render MiB the way a person writes it: 512M, 2G, 1536M."""
+    if mib == 0:
+        return '0M'
     if mib % (1024 * 1024) == 0:
         return '%dT' % (mib // (1024 * 1024))
     if mib % 1024 == 0:
@@ -178,7 +187,7 @@ def _normalise_disk(guest, disk_name, raw, index, storage_vg, field_name):
                         % ', '.join(sorted(unknown)))
     if raw.get('size') in (None, ''):
         raise SpecError(field_name + '.size', 'a disk needs a size, e.g. 2G')
-    size = parse_size(raw['size'], field_name + '.size')
+    size = parse_size(raw['size'], field_name + '.size', MAX_DISK_MIB)
     path = raw.get('path') or ''
     vg = raw.get('vg') or ''
     lv = raw.get('lv') or ''
@@ -359,8 +368,8 @@ def build_spec(params):
         raise SpecError('type', 'expected one of %s, got %r' % (', '.join(GUEST_TYPES), guest_type))
     if params.get('memory') in (None, ''):
         raise SpecError('memory', 'a guest needs memory, e.g. 512M')
-    memory = parse_size(params['memory'], 'memory')
-    max_memory = parse_size(params['max_memory'], 'max_memory') if params.get('max_memory') else memory
+    memory = parse_size(params['memory'], 'memory', MAX_MEMORY_MIB)
+    max_memory = parse_size(params['max_memory'], 'max_memory', MAX_MEMORY_MIB) if params.get('max_memory') else memory
     if max_memory < memory:
         raise SpecError('max_memory', 'max_memory (%s) is below memory (%s); raise max_memory or lower memory'
                         % (format_mib(max_memory), format_mib(memory)))

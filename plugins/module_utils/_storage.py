@@ -13,6 +13,28 @@ from ansible_collections.xenha.datacenter.plugins.module_utils._plan import disk
 
 MIB = 1024 * 1024
 
+# Signatures that make an existing file recognisable as a disk: (offset, bytes). A partition table's boot
+# signature, ext2/3/4, XFS, Btrfs, swap, an LVM physical volume, an ISO 9660 image.
+DISK_SIGNATURES = (
+    (510, b'\x55\xaa'), (1080, b'\x53\xef'), (0, b'XFSB'), (0x10040, b'_BHRfS_M'), (4086, b'SWAPSPACE2'),
+    (4086, b'SWAP-SPACE'), (512 + 24, b'LVM2 001'), (0x8001, b'CD001'),
+)
+
+
+def looks_like_disk(path):
+    """Whether the existing regular file at `path` may be taken as a guest disk: empty or never written
+    (a sparse file as this module creates them), or carrying a partition table, filesystem or swap
+    signature. A text file or any other data is not."""
+    info = os.stat(path)
+    if info.st_size == 0 or info.st_blocks == 0:
+        return True
+    with open(path, 'rb') as handle:
+        for offset, magic in DISK_SIGNATURES:
+            handle.seek(offset)
+            if handle.read(len(magic)) == magic:
+                return True
+    return False
+
 
 class Storage:
     """`run` is a callable taking an argv list and returning (rc, stdout, stderr),
@@ -48,6 +70,14 @@ class Storage:
             return os.lseek(fd, 0, os.SEEK_END) // MIB
         finally:
             os.close(fd)
+
+    def check_existing(self, disk):
+        """Refuse an existing regular file that is not a disk (e.g. a text file named by mistake): it would be
+        grown and handed to the guest."""
+        if disk.kind == 'file' and os.path.isfile(disk.path) and not looks_like_disk(disk.path):
+            raise GuestError('%s exists and holds data that is not a disk image (no partition table, filesystem or '
+                             'swap signature); point path at a new file or at a disk image' % disk.path,
+                             field=disk_field(disk.name) + '.path')
 
     def check_target(self, disk):
         """Raise a clear error when the disk's place does not exist (missing VG or directory)."""

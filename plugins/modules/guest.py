@@ -318,7 +318,10 @@ def main():
         conn = Connection(module.params['uri'])
         result = converge(module.params, conn, Storage(module.run_command), check_mode=module.check_mode)
     except (SpecError, GuestError) as exc:
-        module.fail_json(msg=str(exc), field=exc.field)
+        # A failure after earlier actions changed the node says so, and what they did.
+        done = getattr(exc, 'done', [])
+        module.fail_json(msg=str(exc) + (' Already done before the failure: %s.' % '; '.join(done) if done else ''),
+                         field=exc.field, changed=bool(done), done=done)
     finally:
         if conn is not None:
             conn.close()

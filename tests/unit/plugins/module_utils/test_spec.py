@@ -144,3 +144,7 @@ def test_pv_with_bootloader_and_hvm_without_kernel():
 def test_cpuset_is_kept_the_way_libvirt_writes_it(value, canonical):
     assert normalise_cpuset(value) == canonical
     assert build_spec(params(cpuset=value)).cpuset == canonical
+
+
+def test_zero_mib_is_written_in_mib():
+    assert format_mib(0) == '0M'

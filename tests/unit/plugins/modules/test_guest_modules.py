@@ -91,3 +91,79 @@ def test_migrate_refuses_a_bad_watch_before_asking_anything(monkeypatch, capsys)
     result = call(migrate, {'name': 'x0', 'target': 'node2', 'watch': ['10.0.0.10:80'], 'watch_interval': 0}, capsys)
     assert result['failed'] and result['field'] == 'watch_interval'
     assert asked == []
+
+
+@pytest.mark.parametrize('memory', ['99999999G', '9999999999G', '17T'])
+def test_guest_module_refuses_memory_no_node_can_hold_before_touching_anything(test_driver, tmp_path, capsys, memory):
+    result = call(guest, x0(tmp_path, memory=memory), capsys)
+    assert result['rc'] == 1 and result['field'] == 'memory' and not result['changed']
+    assert not (tmp_path / 'x0.img').exists()
+    assert 'x0' not in [d.name() for d in test_driver.listAllDomains(0)]
+
+
+def test_guest_module_refuses_more_memory_than_the_node_has(test_driver, tmp_path, capsys):
+    # libvirt's test driver reports a node of 3 GiB
+    result = call(guest, x0(tmp_path, memory='4G'), capsys)
+    assert result['rc'] == 1 and result['field'] == 'memory' and 'this node has (3G of RAM)' in result['msg']
+    assert not (tmp_path / 'x0.img').exists()
+
+
+def test_guest_module_refuses_a_disk_larger_than_any_it_accepts(test_driver, tmp_path, capsys):
+    result = call(guest, x0(tmp_path, root_disk={'size': '20T', 'path': str(tmp_path / 'x0.img')}), capsys)
+    assert result['rc'] == 1 and result['field'] == 'root_disk.size' and not (tmp_path / 'x0.img').exists()
+
+
+def test_a_failure_after_a_change_reports_the_change(test_driver, tmp_path, capsys, monkeypatch):
+    from ansible_collections.xenha.datacenter.plugins.module_utils._libvirt import Connection, GuestError
+
+    def refuse(self, xml):
+        raise GuestError('defining the guest failed: numerical overflow')
+    monkeypatch.setattr(Connection, 'define', refuse)
+    result = call(guest, x0(tmp_path), capsys)
+    assert result['rc'] == 1 and result['changed'] is True
+    assert result['done'] == ['create disk root (%s, 1G)' % (tmp_path / 'x0.img')]
+    assert 'Already done before the failure: create disk root' in result['msg']
+
+
+def test_guest_module_refuses_an_existing_file_that_is_not_a_disk(test_driver, tmp_path, capsys):
+    notes = tmp_path / 'notes.txt'
+    notes.write_text('hello world\n')
+    result = call(guest, x0(tmp_path, root_disk={'size': '1G', 'path': str(notes)}), capsys)
+    assert result['rc'] == 1 and result['field'] == 'root_disk.path' and 'not a disk image' in result['msg']
+    assert notes.read_text() == 'hello world\n'
+    assert 'x0' not in [d.name() for d in test_driver.listAllDomains(0)]
+
+
+def test_guest_module_takes_an_existing_image_or_a_sparse_file(test_driver, tmp_path, capsys):
+    image = tmp_path / 'image.img'
+    with open(image, 'wb') as handle:
+        handle.truncate(1024 * 1024)
+        handle.seek(1080)
+        handle.write(b'\x53\xef')  # ext4's magic
+    assert call(guest, x0(tmp_path, root_disk={'size': '1G', 'path': str(image)}), capsys)['rc'] == 0
+    sparse = tmp_path / 'sparse.img'
+    with open(sparse, 'wb') as handle:
+        handle.truncate(1024 * 1024)
+    result = call(guest, x0(tmp_path, name='x2', root_disk={'size': '1G', 'path': str(sparse)}), capsys)
+    assert result['rc'] == 0, result
+
+
+def test_guest_module_refuses_a_bridge_the_node_does_not_have(test_driver, tmp_path, capsys, monkeypatch):
+    from ansible_collections.xenha.datacenter.plugins.module_utils._libvirt import Connection
+    monkeypatch.setattr(Connection, 'bridges', lambda self: {'xenbr0'})
+    result = call(guest, x0(tmp_path, interfaces=[{'bridge': 'nosuchbr0'}]), capsys)
+    assert result['rc'] == 1 and result['field'] == 'interfaces[0].bridge'
+    assert 'no bridge nosuchbr0 on this node (it has xenbr0)' in result['msg']
+    assert not (tmp_path / 'x0.img').exists()
+    assert call(guest, x0(tmp_path, interfaces=[{'bridge': 'xenbr0'}]), capsys)['rc'] == 0
+
+
+def test_bridges_are_read_from_the_node_only_for_a_local_hypervisor(tmp_path, monkeypatch):
+    from ansible_collections.xenha.datacenter.plugins.module_utils import _libvirt
+    (tmp_path / 'xenbr0' / 'bridge').mkdir(parents=True)
+    (tmp_path / 'eth0').mkdir()
+    monkeypatch.setattr(_libvirt, 'SYS_CLASS_NET', str(tmp_path))
+    conn = object.__new__(_libvirt.Connection)
+    for uri, bridges in [('xen:///system', {'xenbr0'}), ('test:///default', None), ('xen+ssh://node2/system', None)]:
+        conn.uri = uri
+        assert conn.bridges() == bridges, uri
