@@ -22,6 +22,8 @@ else:
 DEFAULT_URI = 'xen:///system'
 DOM0_NAME = 'Domain-0'
 SYS_CLASS_NET = '/sys/class/net'
+# Seconds a migration job may take to end after its abort before the guest's place is looked up.
+ABORT_GRACE = 60
 
 
 class GuestError(Exception):
@@ -142,11 +144,19 @@ class Connection:
     def undefine(self, dom):
         self._call('undefining %s' % dom.name(), dom.undefine)
 
+    def _runs_here(self, name):
+        """Whether guest `name` is active on this node, asked anew."""
+        try:
+            return bool(self._conn.lookupByName(name).isActive())
+        except libvirt.libvirtError:
+            return False
+
     def migrate_live(self, dom, dest_uri, timeout, tunnelled=True):
         """Peer-to-peer live migration to `dest_uri`, persistent there and undefined here.
 
         Tunnelled, the memory stream rides the libvirt connection (SSH between dom0s) instead of a
-        plain TCP socket. After `timeout` seconds the job is aborted: the guest keeps running here.
+        plain TCP socket. After `timeout` seconds the job is aborted; the error then says where the guest runs,
+        as seen after the abort (an abort can come too late, and the move then completes).
         """
         flags = (libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_PEER2PEER | libvirt.VIR_MIGRATE_PERSIST_DEST |
                  libvirt.VIR_MIGRATE_UNDEFINE_SOURCE)
@@ -166,12 +176,19 @@ class Connection:
         if worker.is_alive():
             try:
                 dom.abortJob()
-            except libvirt.libvirtError:
-                pass
-            worker.join(60)
-            raise GuestError('live migration of %s to %s did not finish within %d s and was aborted; the guest '
-                             'keeps running on %s' % (dom.name(), dest_uri, timeout, self.hostname()),
-                             field='timeout')
+                refused = ''
+            except libvirt.libvirtError as exc:
+                refused = ' (the abort was refused: %s)' % exc.get_error_message()
+            worker.join(ABORT_GRACE)
+            if not worker.is_alive() and 'error' not in outcome:
+                return  # the move completed before the abort took hold: the guest runs on the target
+            if self._runs_here(dom.name()):
+                where = 'it was aborted and the guest keeps running on %s' % self.hostname()
+            else:
+                where = ('the guest no longer runs on %s%s: look for it on the target before anything else'
+                         % (self.hostname(), refused))
+            raise GuestError('live migration of %s to %s did not finish within %d s; %s'
+                             % (dom.name(), dest_uri, timeout, where), field='timeout')
         if 'error' in outcome:
             raise GuestError('live migration of %s to %s failed: %s; the guest keeps running on %s'
                              % (dom.name(), dest_uri, outcome['error'], self.hostname()))

@@ -17,6 +17,23 @@ from ansible_collections.xenha.datacenter.plugins.module_utils._migrate import (
 from ansible_collections.xenha.datacenter.plugins.module_utils._pacemaker import target_xl_info
 
 
+def read_file(path):
+    """(world) The text of a guest's cluster definition file."""
+    with open(path) as handle:
+        return handle.read()
+
+
+def _definition(pacemaker, read_file, name):
+    """The domain XML the cluster runs guest `name` from; a file missing on this node is a clear error."""
+    path = pacemaker.parameter(RESOURCE_PREFIX + name, 'config')
+    try:
+        return read_file(path)
+    except OSError as exc:
+        raise MigrationError('name', 'cannot read %s, the definition the cluster runs guest %s from, on this node '
+                                     '(%s); the guests role writes it on every node: run it again, or run the module '
+                                     'on a node that has it' % (path, name, exc.strerror or exc))
+
+
 def _checked_and_dry(result, run, domain_xml, check_mode, here):
     """Refuse a target that cannot take the guest; mark the move; True when only checking."""
     kind, memory_mib = memory_from_domain_xml(domain_xml)
@@ -47,7 +64,7 @@ def migrate_with_cluster(pacemaker, run, read_file, name, target, timeout, keep=
               'through': 'cluster', 'changed': False, 'live': False, 'seconds': 0.0, 'downtime_ms': {}}
     if decision.noop:
         return result
-    if _checked_and_dry(result, run, read_file(pacemaker.parameter(rid, 'config')), check_mode,
+    if _checked_and_dry(result, run, _definition(pacemaker, read_file, name), check_mode,
                         here or socket.gethostname()):
         return result
     started = clock()
@@ -87,7 +104,25 @@ def check_live(state, name, target):
     return how
 
 
-def migrate_with_libvirt(conn, run, name, target, timeout, check_mode=False, clock=time.monotonic, watch=None):
+def same_node(one, other):
+    """Whether two names are the same node, one by its short name and the other by its FQDN included."""
+    return one.split('.')[0] == other.split('.')[0]
+
+
+def check_target_member(cluster, target):
+    """With a cluster here, a guest outside it still moves only to a member that is online and not in standby
+    or maintenance (the cluster's guests may be sent there next)."""
+    check_member(cluster, target, 'target')
+    node = cluster.nodes[target]
+    if not node.online:
+        raise MigrationError('target', 'node %s is offline' % target)
+    if node.standby or node.maintenance:
+        raise MigrationError('target', 'node %s is in %s' % (target, 'standby' if node.standby else 'maintenance'))
+
+
+def migrate_with_libvirt(conn, run, name, target, timeout, check_mode=False, clock=time.monotonic, watch=None,
+                         cluster=None):
+    """Move a guest outside the cluster; `cluster` is the cluster's state when this node has one."""
     dom = conn.lookup(name)
     if dom is None or not conn.is_running(dom):
         raise MigrationError('name', 'guest %s is not running on %s (this module runs on the guest\'s current '
@@ -95,8 +130,10 @@ def migrate_with_libvirt(conn, run, name, target, timeout, check_mode=False, clo
     source = conn.hostname()
     result = {'guest': name, 'source': source, 'target': target, 'now_on': source, 'through': 'libvirt',
               'changed': False, 'live': False, 'seconds': 0.0, 'downtime_ms': {}}
-    if target in (source, source.split('.')[0]):
+    if same_node(target, source):
         return result
+    if cluster is not None:
+        check_target_member(cluster, target)
     if _checked_and_dry(result, run, conn.live_xml(dom), check_mode, source):
         return result
     started = clock()
@@ -120,8 +157,7 @@ def drain_with_cluster(pacemaker, run, read_file, node, parallel=1, timeout=600,
         return result
     here = here or socket.gethostname()
     targets = {name: target_xl_info(run, name, here) for name in drain_targets(state, node)} if guests else {}
-    sizes = {guest: memory_from_domain_xml(read_file(pacemaker.parameter(RESOURCE_PREFIX + guest, 'config')))
-             for guest in guests}
+    sizes = {guest: memory_from_domain_xml(_definition(pacemaker, read_file, guest)) for guest in guests}
     plan = plan_drain(node, sizes, targets)
     result['changed'] = True
     result['moves'] = [{'guest': move.guest, 'source': node, 'target': move.target, 'seconds': 0.0}

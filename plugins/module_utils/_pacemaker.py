@@ -26,7 +26,9 @@ class Pacemaker:
         return out
 
     def available(self):
-        rc, _out, _err = self._run(['crm_mon', '--one-shot', '--output-as=xml'])
+        """Whether a cluster answers here; when not, `unavailable` says why (crm_mon's own words)."""
+        rc, out, err = self._run(['crm_mon', '--one-shot', '--output-as=xml'])
+        self.unavailable = '' if rc == 0 else ((err or out).strip().splitlines() or ['crm_mon rc %d' % rc])[-1]
         return rc == 0
 
     def state(self):

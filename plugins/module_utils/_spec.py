@@ -284,12 +284,14 @@ def normalise_service(raw, field_name):
     base = SERVICE_CATALOGUE.get(name)
     given = {k: v for k, v in raw.items() if k != 'name' and v not in (None, '', [])}
     if base is None:
-        missing = [k for k in ('packages', 'port', 'protocol', 'probe') if k not in given]
+        missing = [k for k in ('packages', 'port') if k not in given]
         if missing:
             raise SpecError(field_name, 'unknown service %r; known services are %s, or give a custom one with '
-                                        'packages, port, protocol and probe (missing: %s)'
+                                        'packages and port (and protocol, probe when not tcp) (missing: %s)'
                             % (name, ', '.join(sorted(SERVICE_CATALOGUE)), ', '.join(missing)))
-        base = Service(name, (), 0, 'tcp', 'tcp')
+        # A custom service is TCP unless told, and probed the way its protocol allows by default.
+        protocol = given.get('protocol', 'tcp')
+        base = Service(name, (), 0, protocol, 'udp' if protocol == 'udp' else 'tcp')
     packages = given.get('packages', base.packages)
     if isinstance(packages, str):
         packages = [packages]

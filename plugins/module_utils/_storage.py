@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 
+from ansible_collections.xenha.datacenter.plugins.module_utils._commands import NOT_FOUND
 from ansible_collections.xenha.datacenter.plugins.module_utils._libvirt import GuestError
 from ansible_collections.xenha.datacenter.plugins.module_utils._plan import disk_field
 
@@ -49,8 +50,11 @@ class Storage:
             raise GuestError('%s failed (%s): %s' % (what, ' '.join(args), (err or out).strip()), field=field)
         return out
 
-    def vg_exists(self, vg):
+    def vg_exists(self, vg, field='storage_vg'):
         rc, _out, _err = self._run(['vgs', '--noheadings', '-o', 'vg_name', vg])
+        if rc == NOT_FOUND:
+            raise GuestError('LVM is not installed on this node (no vgs), so volume group %s cannot be used; install '
+                             'lvm2, or give the disk a path instead' % vg, field=field)
         return rc == 0
 
     def size_mib(self, disk):
@@ -81,7 +85,7 @@ class Storage:
 
     def check_target(self, disk):
         """Raise a clear error when the disk's place does not exist (missing VG or directory)."""
-        if disk.kind == 'lv' and not self.vg_exists(disk.vg):
+        if disk.kind == 'lv' and not self.vg_exists(disk.vg, disk_field(disk.name) + '.vg'):
             raise GuestError('volume group %s does not exist on this node; create it (the shared_storage role '
                              'does) or name an existing one' % disk.vg, field=disk_field(disk.name) + '.vg')
         if disk.kind == 'file' and not os.path.isdir(os.path.dirname(disk.path)):

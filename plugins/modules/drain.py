@@ -106,14 +106,12 @@ seconds:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.xenha.datacenter.plugins.module_utils._migration import activate_node, drain_with_cluster
+from ansible_collections.xenha.datacenter.plugins.module_utils._commands import runner
+from ansible_collections.xenha.datacenter.plugins.module_utils._migration import (
+    activate_node, drain_with_cluster, read_file,
+)
 from ansible_collections.xenha.datacenter.plugins.module_utils._pacemaker import Pacemaker
 from ansible_collections.xenha.datacenter.plugins.module_utils._spec import SpecError
-
-
-def read_file(path):
-    with open(path) as handle:
-        return handle.read()
 
 
 def main():
@@ -128,15 +126,17 @@ def main():
         module.fail_json(msg='parallel must be 1 or more (got %d)' % params['parallel'], field='parallel')
     if params['timeout'] < 1:
         module.fail_json(msg='timeout must be 1 second or more (got %d)' % params['timeout'], field='timeout')
-    pacemaker = Pacemaker(module.run_command)
+    run = runner(module)
+    pacemaker = Pacemaker(run)
     if not pacemaker.available():
-        module.fail_json(msg='no running cluster here (crm_mon failed); run the module on a cluster node',
-                         field='node')
+        module.fail_json(msg='no running cluster here (%s); drain empties a node of a Pacemaker cluster: run the '
+                             'module on a cluster node, or move guests outside a cluster with '
+                             'xenha.datacenter.migrate' % pacemaker.unavailable, field='node')
     try:
         if params['state'] == 'active':
             result = activate_node(pacemaker, params['node'], check_mode=module.check_mode)
         else:
-            result = drain_with_cluster(pacemaker, module.run_command, read_file, params['node'],
+            result = drain_with_cluster(pacemaker, run, read_file, params['node'],
                                         parallel=params['parallel'], timeout=params['timeout'],
                                         check_mode=module.check_mode)
     except SpecError as exc:

@@ -139,9 +139,10 @@ options:
   services:
     description:
       - What runs inside the guest. Each item is a catalogue name (V(ssh), V(dhcp), V(http), V(icecast),
-        V(nx), V(bzflag)) or a dict that overrides a catalogue entry or defines a custom service with
-        C(packages), C(port), C(protocol) (V(tcp) or V(udp)) and C(probe)
-        (V(tcp), V(udp), V(ssh), V(http), V(stream), V(dhcp), V(rdp) or V(bzflag)).
+        V(nx), V(bzflag)) or a dict that overrides a catalogue entry or defines a custom service.
+      - A custom service needs C(packages) (Debian packages) and C(port); C(protocol) is V(tcp) (default) or
+        V(udp), and C(probe) how a client checks it - V(tcp), V(udp), V(ssh), V(http), V(stream), V(dhcp),
+        V(rdp) or V(bzflag); by default V(tcp) for a TCP service (a connection) and V(udp) for a UDP one.
     type: list
     elements: raw
     default: []
@@ -258,6 +259,7 @@ next_boot:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.xenha.datacenter.plugins.module_utils._commands import runner
 from ansible_collections.xenha.datacenter.plugins.module_utils._guest import converge
 from ansible_collections.xenha.datacenter.plugins.module_utils._libvirt import (
     DEFAULT_URI, LIBVIRT_IMPORT_ERROR, Connection, GuestError,
@@ -316,7 +318,7 @@ def main():
     conn = None
     try:
         conn = Connection(module.params['uri'])
-        result = converge(module.params, conn, Storage(module.run_command), check_mode=module.check_mode)
+        result = converge(module.params, conn, Storage(runner(module)), check_mode=module.check_mode)
     except (SpecError, GuestError) as exc:
         # A failure after earlier actions changed the node says so, and what they did.
         done = getattr(exc, 'done', [])

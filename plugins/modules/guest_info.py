@@ -60,6 +60,7 @@ guests:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.xenha.datacenter.plugins.module_utils._commands import runner
 from ansible_collections.xenha.datacenter.plugins.module_utils._guest import list_guests
 from ansible_collections.xenha.datacenter.plugins.module_utils._libvirt import (
     DEFAULT_URI, LIBVIRT_IMPORT_ERROR, Connection, GuestError,
@@ -76,7 +77,7 @@ def main():
     conn = None
     try:
         conn = Connection(module.params['uri'])
-        guests = list_guests(conn, Storage(module.run_command), module.params['name'])
+        guests = list_guests(conn, Storage(runner(module)), module.params['name'])
     except GuestError as exc:
         module.fail_json(msg=str(exc), field=exc.field)
     finally:

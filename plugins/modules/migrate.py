@@ -147,16 +147,12 @@ from ansible_collections.xenha.datacenter.plugins.module_utils._libvirt import (
 )
 from ansible_collections.xenha.datacenter.plugins.module_utils._downtime import DowntimeWatch, parse_endpoints
 from ansible_collections.xenha.datacenter.plugins.module_utils._migrate import RESOURCE_PREFIX
+from ansible_collections.xenha.datacenter.plugins.module_utils._commands import runner
 from ansible_collections.xenha.datacenter.plugins.module_utils._migration import (
-    migrate_with_cluster, migrate_with_libvirt,
+    migrate_with_cluster, migrate_with_libvirt, read_file,
 )
 from ansible_collections.xenha.datacenter.plugins.module_utils._pacemaker import Pacemaker
 from ansible_collections.xenha.datacenter.plugins.module_utils._spec import SpecError
-
-
-def read_file(path):
-    with open(path) as handle:
-        return handle.read()
 
 
 def main():
@@ -170,14 +166,18 @@ def main():
         watch_interval=dict(type='float', default=0.1),
     ), supports_check_mode=True)
     params = module.params
-    pacemaker = Pacemaker(module.run_command)
+    run = runner(module)
+    pacemaker = Pacemaker(run)
     try:
+        if params['timeout'] < 1:
+            raise SpecError('timeout', 'must be 1 second or more (got %d)' % params['timeout'])
         if params['watch_interval'] <= 0:
             raise SpecError('watch_interval', 'must be above 0 seconds (got %s)' % params['watch_interval'])
         endpoints = parse_endpoints(params['watch'])
         watch = DowntimeWatch(endpoints, interval=params['watch_interval']) if endpoints else None
-        if pacemaker.available() and RESOURCE_PREFIX + params['name'] in pacemaker.state().resources:
-            result = migrate_with_cluster(pacemaker, module.run_command, read_file, params['name'], params['target'],
+        cluster = pacemaker.state() if pacemaker.available() else None
+        if cluster is not None and RESOURCE_PREFIX + params['name'] in cluster.resources:
+            result = migrate_with_cluster(pacemaker, run, read_file, params['name'], params['target'],
                                           params['timeout'], keep=params['keep'], check_mode=module.check_mode,
                                           watch=watch)
         else:
@@ -186,8 +186,8 @@ def main():
                                  exception=LIBVIRT_IMPORT_ERROR)
             conn = Connection(params['uri'])
             try:
-                result = migrate_with_libvirt(conn, module.run_command, params['name'], params['target'],
-                                              params['timeout'], check_mode=module.check_mode, watch=watch)
+                result = migrate_with_libvirt(conn, run, params['name'], params['target'], params['timeout'],
+                                              check_mode=module.check_mode, watch=watch, cluster=cluster)
             finally:
                 conn.close()
     except (SpecError, GuestError) as exc:

@@ -1,6 +1,7 @@
 """The guest backend against libvirt's test driver, with file disks and a fake LVM."""
 from __future__ import annotations
 
+import libvirt
 import pytest
 
 from ansible_collections.xenha.datacenter.plugins.module_utils._guest import converge, list_guests
@@ -171,3 +172,66 @@ def test_list_guests_shows_state_host_and_services(conn, tmp_path):
     assert [s['name'] for s in guests['x1']['services']] == ['nx', 'bzflag', 'ssh']
     assert guests['x0']['host'] and guests['x0']['uuid']
     assert list_guests(conn, Storage(lambda a: (1, '', '')), 'nope') == []
+
+
+class SlowMigration:
+    """A libvirt domain whose migration outlasts the module's timeout and whose abort comes too late: the
+    migration completes anyway."""
+
+    def __init__(self, completes=True, abort_refused=True, runs_here_after=False):
+        import threading
+        self.completes = completes
+        self.abort_refused = abort_refused
+        self.runs_here_after = runs_here_after
+        self.release = threading.Event()
+
+    def name(self):
+        return 'x0'
+
+    def migrateToURI3(self, uri, params, flags):
+        self.release.wait(5)
+        if not self.completes:
+            raise libvirt.libvirtError('migration job: canceled by client')
+
+    def abortJob(self):
+        self.release.set()
+        if self.abort_refused:
+            raise libvirt.libvirtError('Requested operation is not valid: no job is active on the domain')
+
+    def isActive(self):
+        return self.runs_here_after
+
+
+class NodeConn:
+    def __init__(self, dom):
+        self.dom = dom
+
+    def lookupByName(self, name):
+        return self.dom
+
+    def getHostname(self):
+        return 'node1'
+
+
+def connection_with(dom):
+    from ansible_collections.xenha.datacenter.plugins.module_utils._libvirt import Connection
+    conn = object.__new__(Connection)
+    conn.uri = 'xen:///system'
+    conn._conn = NodeConn(dom)
+    return conn
+
+
+def test_a_migration_that_completes_as_it_is_aborted_is_not_reported_as_aborted():
+    dom = SlowMigration(completes=True)
+    assert connection_with(dom).migrate_live(dom, 'xen+ssh://root@node2/system', 0.1) is None
+
+
+def test_an_aborted_migration_says_the_guest_keeps_running_here_only_when_it_does():
+    from ansible_collections.xenha.datacenter.plugins.module_utils._libvirt import GuestError
+    dom = SlowMigration(completes=False, abort_refused=False, runs_here_after=True)
+    with pytest.raises(GuestError, match='it was aborted and the guest keeps running on node1') as err:
+        connection_with(dom).migrate_live(dom, 'xen+ssh://root@node2/system', 0.1)
+    assert err.value.field == 'timeout'
+    dom = SlowMigration(completes=False, abort_refused=True, runs_here_after=False)
+    with pytest.raises(GuestError, match='no longer runs on node1 \\(the abort was refused') as err:
+        connection_with(dom).migrate_live(dom, 'xen+ssh://root@node2/system', 0.1)

@@ -6,7 +6,9 @@ import pytest
 from ansible_collections.xenha.datacenter.plugins.module_utils._migrate import (
     MigrationError, arrival, check_capacity, decide, failures_of, memory_from_domain_xml, parse_crm_mon, parse_xl_info,
 )
-from ansible_collections.xenha.datacenter.plugins.module_utils._migration import migrate_with_cluster, migrate_with_libvirt
+from ansible_collections.xenha.datacenter.plugins.module_utils._migration import (
+    drain_with_cluster, migrate_with_cluster, migrate_with_libvirt,
+)
 from ansible_collections.xenha.datacenter.plugins.module_utils._pacemaker import Pacemaker
 
 from fake_clock import Clock
@@ -304,3 +306,41 @@ def test_libvirt_path_refuses_a_guest_not_running_here():
         migrate_with_libvirt(FakeConn(running=False), ssh_only, 'x0', 'node2', 60)
     with pytest.raises(MigrationError, match='not running on node1'):
         migrate_with_libvirt(FakeConn(), ssh_only, 'x9', 'node2', 60)
+
+
+def members(standby=(), offline=()):
+    """A cluster's state with node1 and node2, as migrate_with_libvirt gets it."""
+    from ansible_collections.xenha.datacenter.plugins.module_utils._migrate import ClusterState, NodeState
+    return ClusterState(nodes={n: NodeState(n, n not in offline, n in standby) for n in ('node1', 'node2')})
+
+
+@pytest.mark.parametrize('target, cluster, message', [
+    ('node2', members(standby=['node2']), 'node node2 is in standby'),
+    ('node2', members(offline=['node2']), 'node node2 is offline'),
+    ('node7', members(), 'node node7 is not a cluster member'),
+])
+def test_libvirt_path_refuses_a_target_the_cluster_would_not_take(target, cluster, message):
+    conn = FakeConn()
+    for check_mode in (True, False):
+        with pytest.raises(MigrationError, match=message) as err:
+            migrate_with_libvirt(conn, ssh_only, 'x0', target, 60, check_mode=check_mode, cluster=cluster)
+        assert err.value.field == 'target' and conn.migrated_to is None
+
+
+def test_libvirt_path_takes_the_current_node_by_its_fqdn_as_no_move():
+    conn = FakeConn()
+    result = migrate_with_libvirt(conn, ssh_only, 'x0', 'node1.example.org', 60, cluster=members())
+    assert not result['changed'] and conn.migrated_to is None
+
+
+def test_a_missing_cluster_definition_file_is_a_clear_error():
+    from ansible_collections.xenha.datacenter.plugins.module_utils._migration import read_file
+    cluster = FakeCluster({'x0': ['node1']})
+    clock = Clock()
+    pacemaker = Pacemaker(cluster, clock=clock, sleep=clock.sleep)
+    with pytest.raises(MigrationError, match='cannot read /etc/xenha/guests/x0.xml') as err:
+        migrate_with_cluster(pacemaker, cluster, lambda path: read_file('/nonexistent' + path), 'x0', 'node2', 60,
+                             clock=clock, here='node1')
+    assert err.value.field == 'name' and not any('--move' in call for call in cluster.calls)
+    with pytest.raises(MigrationError, match='the guests role writes it on every node'):
+        drain_with_cluster(pacemaker, cluster, lambda path: read_file('/nonexistent' + path), 'node1', here='node1')

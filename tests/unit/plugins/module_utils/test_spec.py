@@ -148,3 +148,19 @@ def test_cpuset_is_kept_the_way_libvirt_writes_it(value, canonical):
 
 def test_zero_mib_is_written_in_mib():
     assert format_mib(0) == '0M'
+
+
+def test_a_custom_service_needs_packages_and_port_only():
+    spec = build_spec(params(services=[{'name': 'api', 'packages': ['gunicorn'], 'port': 8080},
+                                       {'name': 'syslog', 'packages': ['rsyslog'], 'port': 514, 'protocol': 'udp'}]))
+    api, syslog = spec.services
+    assert (api.protocol, api.probe) == ('tcp', 'tcp') and (syslog.protocol, syslog.probe) == ('udp', 'udp')
+    with pytest.raises(SpecError, match=r'packages and port .* \(missing: port\)'):
+        build_spec(params(services=[{'name': 'api', 'packages': ['gunicorn']}]))
+
+
+@pytest.mark.parametrize('key, size', [('memory', '99999999G'), ('max_memory', '17T')])
+def test_sizes_beyond_what_xen_holds_are_refused(key, size):
+    with pytest.raises(SpecError, match='more than the 16T this collection accepts') as err:
+        build_spec(params(**{key: size}))
+    assert err.value.field == key

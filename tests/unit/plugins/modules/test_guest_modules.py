@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -72,15 +73,45 @@ def test_guest_info_unreachable_libvirt(capsys):
     assert result['failed'] and result['field'] == 'uri'
 
 
-def test_drain_refuses_bad_parallel_and_a_host_without_cluster(monkeypatch, capsys):
+@pytest.fixture
+def no_cluster_tools(monkeypatch, tmp_path):
+    """A host without Pacemaker or LVM: PATH holds neither (as on a machine that is no cluster node)."""
+    for tool in ('crm_mon', 'vgs'):
+        if any(os.path.exists(os.path.join(d, tool)) for d in ('/sbin', '/usr/sbin', '/usr/local/sbin')):
+            pytest.skip('%s is installed on this machine in a directory Ansible always searches' % tool)
+    empty = tmp_path / 'bin'
+    empty.mkdir()
+    monkeypatch.setenv('PATH', str(empty))
+
+
+def test_drain_refuses_bad_parallel_and_timeout(capsys):
     result = call(drain, {'node': 'node1', 'parallel': 0}, capsys)
     assert result['failed'] and result['field'] == 'parallel' and 'parallel must be 1 or more' in result['msg']
     result = call(drain, {'node': 'node1', 'timeout': 0}, capsys)
     assert result['failed'] and result['field'] == 'timeout'
-    # crm_mon missing or failing: this host is not a cluster node.
-    monkeypatch.setattr(drain.AnsibleModule, 'run_command', lambda self, argv, **kw: (127, '', 'crm_mon: not found'))
+
+
+def test_drain_on_a_host_without_pacemaker_says_there_is_no_cluster(no_cluster_tools, capsys):
     result = call(drain, {'node': 'node1'}, capsys)
-    assert result['failed'] and result['field'] == 'node' and 'no running cluster here' in result['msg']
+    assert result['failed'] and result['field'] == 'node'
+    assert 'no running cluster here (crm_mon: not installed on this node' in result['msg']
+
+
+def test_migrate_on_a_host_without_pacemaker_takes_the_libvirt_path(no_cluster_tools, test_driver, capsys):
+    result = call(migrate, {'name': 'x9', 'target': 'node2', 'uri': 'test:///default'}, capsys)
+    assert result['failed'] and result['field'] == 'name' and 'guest x9 is not running on' in result['msg']
+
+
+def test_migrate_refuses_a_timeout_below_one_second_before_asking_anything(monkeypatch, capsys):
+    asked = []
+    monkeypatch.setattr(migrate.AnsibleModule, 'run_command', lambda self, argv, **kw: asked.append(argv))
+    result = call(migrate, {'name': 'x0', 'target': 'node2', 'timeout': -5}, capsys)
+    assert result['failed'] and result['field'] == 'timeout' and asked == []
+
+
+def test_guest_on_a_host_without_lvm_names_the_disk_and_the_fix(no_cluster_tools, test_driver, tmp_path, capsys):
+    result = call(guest, x0(tmp_path, root_disk={'size': '1G', 'vg': 'vg_guests'}), capsys)
+    assert result['failed'] and result['field'] == 'root_disk.vg' and 'install lvm2' in result['msg']
 
 
 def test_migrate_refuses_a_bad_watch_before_asking_anything(monkeypatch, capsys):
