@@ -47,7 +47,7 @@ from xml.etree.ElementTree import ParseError
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.xenha.datacenter.plugins.module_utils._migrate import RESOURCE_PREFIX, parse_crm_mon
+from ansible_collections.xenha.datacenter.plugins.module_utils._placement import RESOURCE_PREFIX, parse_crm_mon
 
 
 def guests_running_on(crm_mon_xml, guests, node):

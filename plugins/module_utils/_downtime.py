@@ -11,9 +11,9 @@ import re
 import threading
 import time
 
-from ansible_collections.xenha.datacenter.plugins.module_utils._drill import longest_gap, outages
-from ansible_collections.xenha.datacenter.plugins.module_utils._probe import run_probe
+from ansible_collections.xenha.datacenter.plugins.module_utils._probe import every, run_probe
 from ansible_collections.xenha.datacenter.plugins.module_utils._spec import SpecError
+from ansible_collections.xenha.datacenter.plugins.module_utils._timeline import longest_gap, outages
 
 _ENDPOINT = re.compile(r'^(?P<host>\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]+):(?P<port>[0-9]{1,5})$')
 
@@ -52,10 +52,8 @@ class DowntimeWatch:
 
     def _run(self, endpoint):
         samples = self._samples[endpoint]
-        while not self._stop.is_set():
-            at = self._clock()
-            samples.append({'t': at, 'ok': self._probe(*endpoint)})
-            self._stop.wait(max(0.0, self._interval - (self._clock() - at)))
+        every(self._interval, self._stop,
+              lambda: samples.append({'t': self._clock(), 'ok': self._probe(*endpoint)}), clock=self._clock)
 
     def start(self):
         self._started = self._clock()

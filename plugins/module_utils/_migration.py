@@ -1,8 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: xenha.datacenter contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The migrate and drain modules' backend: a cluster-managed guest moves through Pacemaker (so the
-cluster never fights it); any other guest through libvirt peer-to-peer live migration."""
+"""(world) Migration orchestration for the migrate and drain modules: a cluster-managed guest moves through
+Pacemaker (so the cluster never fights it); any other guest through libvirt peer-to-peer live migration. The
+decisions are _placement's, the cluster's tools _pacemaker's, the nodes' facts _hypervisor's."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ import socket
 import time
 from contextlib import contextmanager
 
-from ansible_collections.xenha.datacenter.plugins.module_utils._migrate import (
+from ansible_collections.xenha.datacenter.plugins.module_utils._domain_xml import parse_domain_xml
+from ansible_collections.xenha.datacenter.plugins.module_utils._hypervisor import target_xl_info
+from ansible_collections.xenha.datacenter.plugins.module_utils._placement import (
     RESOURCE_PREFIX, MigrationError, arrival, check_capacity, check_member, decide, drain_targets, failures_of,
-    guests_on, memory_from_domain_xml, plan_drain,
+    guests_on, plan_drain,
 )
-from ansible_collections.xenha.datacenter.plugins.module_utils._pacemaker import target_xl_info
 
 
 def read_file(path):
@@ -36,8 +38,9 @@ def _definition(pacemaker, read_file, name):
 
 def _checked_and_dry(result, run, domain_xml, check_mode, here):
     """Refuse a target that cannot take the guest; mark the move; True when only checking."""
-    kind, memory_mib = memory_from_domain_xml(domain_xml)
-    check_capacity(result['guest'], kind, memory_mib, result['target'], target_xl_info(run, result['target'], here))
+    guest = parse_domain_xml(domain_xml)
+    check_capacity(result['guest'], guest.type, guest.memory_mib, result['target'],
+                   target_xl_info(run, result['target'], here))
     result['changed'] = True
     if check_mode:
         result['now_on'] = result['target']
@@ -157,7 +160,8 @@ def drain_with_cluster(pacemaker, run, read_file, node, parallel=1, timeout=600,
         return result
     here = here or socket.gethostname()
     targets = {name: target_xl_info(run, name, here) for name in drain_targets(state, node)} if guests else {}
-    sizes = {guest: memory_from_domain_xml(_definition(pacemaker, read_file, guest)) for guest in guests}
+    specs = {guest: parse_domain_xml(_definition(pacemaker, read_file, guest)) for guest in guests}
+    sizes = {guest: (spec.type, spec.memory_mib) for guest, spec in specs.items()}
     plan = plan_drain(node, sizes, targets)
     result['changed'] = True
     result['moves'] = [{'guest': move.guest, 'source': node, 'target': move.target, 'seconds': 0.0}

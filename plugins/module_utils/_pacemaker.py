@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import time
 
-from ansible_collections.xenha.datacenter.plugins.module_utils._migrate import (
-    MigrationError, guests_on, parse_crm_mon, parse_xl_info,
+from ansible_collections.xenha.datacenter.plugins.module_utils._placement import (
+    MigrationError, guests_on, parse_crm_mon,
 )
 
 
@@ -72,17 +72,3 @@ class Pacemaker:
         """Poll until no guest is active on `node`; return (empty, guests still there)."""
         empty, state, _seconds = self._poll(lambda state: not guests_on(state, node), timeout, poll)
         return empty, guests_on(state, node)
-
-
-def target_xl_info(run, node, here):
-    """`xl info` of the target dom0: read here when the module runs on it (a dom0 does not pin its own
-    host key), else over the dom0-to-dom0 SSH that live migration uses."""
-    if node.split('.')[0] == here.split('.')[0]:
-        rc, out, err = run(['xl', 'info'])
-        if rc != 0:
-            raise MigrationError('target', 'cannot read xl info on %s: %s' % (node, (err or out).strip()))
-        return parse_xl_info(out)
-    rc, out, err = run(['ssh', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10', node, 'xl', 'info'])
-    if rc != 0:
-        raise MigrationError('target', 'cannot read xl info on %s over SSH: %s' % (node, (err or out).strip()))
-    return parse_xl_info(out)

@@ -224,3 +224,13 @@ def per_service_seconds(default, per_service, field):
             raise SpecError('%s.%s' % (field, name), 'must be more than 0 seconds, got %r' % (seconds,))
         checked[str(name)] = value
     return lambda service: checked.get(service, default)
+
+
+def every(interval, done, step, clock=time.monotonic):
+    """Call `step()` every `interval` seconds, from the start of one call to the next (a slow answer eats into
+    the wait, it does not add to it), until the threading.Event `done` is set. The one probe loop of the
+    migrate module's downtime watch and the drill's client."""
+    while not done.is_set():
+        started = clock()
+        step()
+        done.wait(max(0.0, interval - (clock() - started)))

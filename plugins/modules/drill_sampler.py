@@ -109,7 +109,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.xenha.datacenter.plugins.module_utils._probe import per_service_seconds, run_probe
+from ansible_collections.xenha.datacenter.plugins.module_utils._probe import every, per_service_seconds, run_probe
 from ansible_collections.xenha.datacenter.plugins.module_utils._spec import SpecError, target_services
 
 
@@ -131,12 +131,11 @@ class Timeline:
 
 
 def probe_loop(timeline, done, target, service, probe, port, options, interval, timeout):
-    while not done.is_set():
-        started = time.monotonic()
+    def step():
         result = run_probe(service, probe, target['address'], port, timeout, **options)
         timeline.write(target=target['name'], service=service, ok=result.ok, seconds=result.seconds,
                        detail=result.detail[:120])
-        done.wait(max(0.0, interval - (time.monotonic() - started)))
+    every(interval, done, step)
 
 
 def stream_loop(timeline, done, target, port, params):

@@ -146,7 +146,7 @@ from ansible_collections.xenha.datacenter.plugins.module_utils._libvirt import (
     DEFAULT_URI, LIBVIRT_IMPORT_ERROR, Connection, GuestError,
 )
 from ansible_collections.xenha.datacenter.plugins.module_utils._downtime import DowntimeWatch, parse_endpoints
-from ansible_collections.xenha.datacenter.plugins.module_utils._migrate import RESOURCE_PREFIX
+from ansible_collections.xenha.datacenter.plugins.module_utils._placement import RESOURCE_PREFIX
 from ansible_collections.xenha.datacenter.plugins.module_utils._commands import runner
 from ansible_collections.xenha.datacenter.plugins.module_utils._migration import (
     migrate_with_cluster, migrate_with_libvirt, read_file,

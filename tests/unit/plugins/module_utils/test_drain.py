@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.xenha.datacenter.plugins.module_utils._migrate import (
-    MigrationError, drain_targets, guests_on, parse_crm_mon, parse_xl_info, plan_drain,
+from ansible_collections.xenha.datacenter.plugins.module_utils._placement import (
+    MigrationError, drain_targets, guests_on, parse_crm_mon, plan_drain,
 )
 from ansible_collections.xenha.datacenter.plugins.module_utils._migration import activate_node, drain_with_cluster
+from ansible_collections.xenha.datacenter.plugins.module_utils._hypervisor import parse_xl_info
 from ansible_collections.xenha.datacenter.plugins.module_utils._pacemaker import Pacemaker
 
 from fake_clock import Clock

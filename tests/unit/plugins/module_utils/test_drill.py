@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from ansible_collections.xenha.datacenter.plugins.module_utils._drill import (
-    analyse, double_runs, latest_answers, outages, picture, stream_gaps, table,
+    analyse, double_runs, latest_answers, picture, table,
 )
+from ansible_collections.xenha.datacenter.plugins.module_utils._timeline import outages, stream_gaps
 
 
 def ups(target, service, times, down=()):

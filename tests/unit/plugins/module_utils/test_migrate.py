@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.xenha.datacenter.plugins.module_utils._migrate import (
-    MigrationError, arrival, check_capacity, decide, failures_of, memory_from_domain_xml, parse_crm_mon, parse_xl_info,
+from ansible_collections.xenha.datacenter.plugins.module_utils._placement import (
+    MigrationError, arrival, check_capacity, decide, failures_of, parse_crm_mon,
 )
 from ansible_collections.xenha.datacenter.plugins.module_utils._migration import (
     drain_with_cluster, migrate_with_cluster, migrate_with_libvirt,
 )
+from ansible_collections.xenha.datacenter.plugins.module_utils._hypervisor import parse_xl_info
 from ansible_collections.xenha.datacenter.plugins.module_utils._pacemaker import Pacemaker
 
 from fake_clock import Clock
@@ -85,11 +86,14 @@ def test_capacity_refuses_too_little_memory_and_pv_without_shadow():
     check_capacity('x1', 'pv', 128, 'node2', parse_xl_info(XL_INFO.replace('pv pvh hap', 'pv pvh hap shadow')))
 
 
-def test_memory_and_type_from_domain_xml():
+def test_memory_and_type_come_from_the_one_domain_xml_parser():
+    from ansible_collections.xenha.datacenter.plugins.module_utils._domain_xml import parse_domain_xml
     xml = ("<domain type='xen'><name>x0</name><memory unit='KiB'>131072</memory>"
            "<os><type arch='x86_64' machine='xenpvh'>xenpvh</type></os></domain>")
-    assert memory_from_domain_xml(xml) == ('pvh', 128)
-    assert memory_from_domain_xml(xml.replace("machine='xenpvh'>xenpvh", "machine='xenpv'>linux")) == ('pv', 128)
+    spec = parse_domain_xml(xml)
+    assert (spec.type, spec.memory_mib) == ('pvh', 128)
+    spec = parse_domain_xml(xml.replace("machine='xenpvh'>xenpvh", "machine='xenpv'>linux"))
+    assert (spec.type, spec.memory_mib) == ('pv', 128)
 
 
 class FakeCluster:
@@ -310,7 +314,7 @@ def test_libvirt_path_refuses_a_guest_not_running_here():
 
 def members(standby=(), offline=()):
     """A cluster's state with node1 and node2, as migrate_with_libvirt gets it."""
-    from ansible_collections.xenha.datacenter.plugins.module_utils._migrate import ClusterState, NodeState
+    from ansible_collections.xenha.datacenter.plugins.module_utils._placement import ClusterState, NodeState
     return ClusterState(nodes={n: NodeState(n, n not in offline, n in standby) for n in ('node1', 'node2')})
 
 

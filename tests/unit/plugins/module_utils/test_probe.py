@@ -140,3 +140,16 @@ def test_per_service_seconds_refuse_a_bad_value_naming_the_field_and_service(bad
     with pytest.raises(SpecError) as err:
         per_service_seconds(1.0, {'ssh': bad}, field)
     assert err.value.field == field + '.ssh'
+
+
+def test_every_keeps_the_interval_from_start_to_start_until_done():
+    import threading
+    from ansible_collections.xenha.datacenter.plugins.module_utils._probe import every
+    done, starts = threading.Event(), []
+
+    def step():
+        starts.append(len(starts))
+        if len(starts) == 3:
+            done.set()
+    every(0.01, done, step)
+    assert starts == [0, 1, 2]

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: xenha.datacenter contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Live migration decisions (pure): where a guest runs, whether the target can take it, what to do.
+"""Placement (pure): the cluster's state parsed from crm_mon, where a guest runs, whether a target can take
+it, the drain plan.
 
 Everything that can be refused is refused here, before the cluster or libvirt is asked to move
 anything: the guest stays where it runs.
@@ -112,16 +113,6 @@ def failures_of(state, rid):
                      for f in state.failures if f.rid == rid)
 
 
-def parse_xl_info(text):
-    """`xl info` as a dict of strings."""
-    info = {}
-    for line in text.splitlines():
-        key, sep, value = line.partition(':')
-        if sep:
-            info[key.strip()] = value.strip()
-    return info
-
-
 @dataclass(frozen=True)
 class Decision:
     source: str
@@ -173,21 +164,6 @@ def check_capacity(guest, guest_type, memory_mib, target, xl_info):
         raise MigrationError('name', 'guest %s is PV and the hypervisor on %s has no shadow paging (virt_caps: %s), '
                              'so it cannot live-migrate PV guests; use PVH, or a Xen build with shadow paging'
                              % (guest, target, xl_info.get('virt_caps', '')))
-
-
-def memory_from_domain_xml(xml):
-    """(type, memory MiB) from a domain XML."""
-    root = ET.fromstring(xml)
-    machine = root.find('os/type')
-    kind = 'hvm'
-    if machine is not None:
-        text = (machine.get('machine') or '') + ' ' + (machine.text or '')
-        kind = 'pvh' if 'xenpvh' in text else ('pv' if re.search(r'xenpv|linux', text) else 'hvm')
-    memory = root.find('memory')
-    kib = int(memory.text) if memory is not None else 0
-    unit = memory.get('unit', 'KiB') if memory is not None else 'KiB'
-    factor = {'KiB': 1, 'k': 1, 'MiB': 1024, 'M': 1024, 'GiB': 1024 * 1024, 'G': 1024 * 1024}.get(unit, 1)
-    return kind, kib * factor // 1024
 
 
 def guests_on(state, node, resource_prefix=RESOURCE_PREFIX):
