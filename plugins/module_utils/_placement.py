@@ -61,6 +61,7 @@ class ClusterState:
     resources: dict = field(default_factory=dict)   # rid -> ResourceState
     history: dict = field(default_factory=dict)     # (node, rid) -> tuple of Operation
     failures: tuple = ()                            # of Failure
+    quorate: bool = False                           # the partition this node sees has quorum
 
 
 def _true(value):
@@ -71,6 +72,8 @@ def parse_crm_mon(xml):
     """The parts of `crm_mon --output-as=xml` that a migration needs."""
     root = ET.fromstring(xml)
     state = ClusterState()
+    dc = root.find('summary/current_dc')
+    state.quorate = dc is not None and _true(dc.get('with_quorum'))
     for node in root.iter('node'):
         if 'online' in node.attrib:  # <nodes><node .../> entries, not resource placements
             state.nodes[node.get('name')] = NodeState(node.get('name'), _true(node.get('online')),
@@ -179,6 +182,50 @@ def guests_on(state, node, resource_prefix=RESOURCE_PREFIX):
                                          'first' % (guest, ' and '.join(resource.nodes)))
         guests.append(guest)
     return sorted(guests)
+
+
+def guests_in_xl_list(text):
+    """The guests that `xl list` shows (its header and dom0 left out)."""
+    names = [line.split()[0] for line in text.splitlines()[1:] if line.strip()]
+    return [name for name in names if name != 'Domain-0']
+
+
+def health_problems(state, members, guests, hypervisors=None, resource_prefix=RESOURCE_PREFIX):
+    """What is wrong with a running cluster, one line each (none: healthy): quorum, every member online and
+    in service, every fence device started, each guest active on exactly one node, no failed action left.
+    `hypervisors` ({node: `xl list` output}) adds what each hypervisor runs: a guest on two of them, or on
+    another node than the cluster says, is a problem too."""
+    problems = [] if state.quorate else ['the cluster has no quorum']
+    for member in members:
+        node = state.nodes.get(member)
+        if node is None:
+            problems.append('%s is not a cluster member' % member)
+        elif not node.online:
+            problems.append('%s is offline' % member)
+        elif node.standby or node.maintenance:
+            problems.append('%s is in %s' % (member, 'standby' if node.standby else 'maintenance'))
+    for rid, resource in sorted(state.resources.items()):
+        if rid.startswith('fence_') and (not resource.nodes or resource.failed):
+            problems.append('fence device %s is %s' % (rid, 'failed' if resource.failed else 'not started'))
+    for guest in guests:
+        resource = state.resources.get(resource_prefix + guest)
+        if resource is None:
+            problems.append('guest %s is not a cluster resource' % guest)
+        elif len(resource.nodes) != 1:
+            problems.append('guest %s runs on %s' % (guest, ' and '.join(resource.nodes) or 'no node'))
+        elif resource.failed:
+            problems.append('guest %s has failed' % guest)
+    problems += ['failed action: %s %s on %s: %s%s' % (f.rid, f.task, f.node, f.status,
+                                                       ' (%s)' % f.reason if f.reason else '') for f in state.failures]
+    running = {node: guests_in_xl_list(text) for node, text in (hypervisors or {}).items()}
+    for guest in guests:
+        where = sorted(node for node, names in running.items() if guest in names)
+        resource = state.resources.get(resource_prefix + guest)
+        if len(where) > 1:
+            problems.append('guest %s runs on the hypervisors of %s at once' % (guest, ' and '.join(where)))
+        elif where and resource is not None and resource.nodes and where != list(resource.nodes):
+            problems.append('guest %s runs on %s, the cluster says on %s' % (guest, where[0], ' and '.join(resource.nodes)))
+    return problems
 
 
 def drain_targets(state, node):

@@ -44,3 +44,53 @@ def test_corosync_change_names_the_way_and_the_keys():
                                                                                       'keys': ['totem.token']}
     with pytest.raises(AnsibleFilterError, match='corosync_change: line 1'):
         corosync_change('}\n', 'totem {\n}\n')
+
+
+HEALTHY = """<pacemaker-result api-version="2.25" request="crm_mon --one-shot --output-as=xml">
+  <summary><current_dc present="true" name="node2" id="2" with_quorum="%(quorum)s"/></summary>
+  <nodes>
+    <node name="node1" id="1" online="true" standby="%(standby)s" standby_onfail="false" maintenance="false"/>
+    <node name="node2" id="2" online="true" standby="false" standby_onfail="false" maintenance="false"/>
+  </nodes>
+  <resources>
+    <resource id="fence_node1" resource_agent="stonith:fence_ipmilan" role="Started" failed="false">
+      <node name="node2" id="2" cached="true"/>
+    </resource>
+    <resource id="fence_node2" resource_agent="stonith:fence_ipmilan" role="%(fence_role)s" failed="false">%(fence_node)s</resource>
+    <resource id="guest_x0" resource_agent="ocf:heartbeat:VirtualDomain" role="Started" failed="false">
+      <node name="node1" id="1" cached="true"/>
+    </resource>
+  </resources>
+  %(failures)s
+</pacemaker-result>"""
+XL = 'Name                                        ID   Mem VCPUs\tState\tTime(s)\nDomain-0  0  1024  1  r-----  10.0\n%s'
+problems = ClusterFilters().filters()['cluster_problems']
+
+
+def mon(**changes):
+    values = dict(quorum='true', standby='false', fence_role='Started',
+                  fence_node='<node name="node1" id="1" cached="true"/>', failures='')
+    values.update(changes)
+    return HEALTHY % values
+
+
+def test_a_healthy_cluster_has_no_problems():
+    hypervisors = {'node1': XL % 'x0  5  256  1  -b----  3.0\n', 'node2': XL % ''}
+    assert problems(mon(), ['node1', 'node2'], ['x0'], hypervisors) == []
+
+
+def test_every_problem_of_a_cluster_is_named():
+    failures = ('<failures><failure op_key="guest_x0_monitor_120000" node="node1" exitstatus="error" '
+                'exitreason="timed out" task="monitor" last-rc-change="now"/></failures>')
+    found = problems(mon(quorum='false', standby='true', fence_role='Stopped', fence_node='', failures=failures),
+                     ['node1', 'node2', 'node3'], ['x0', 'x9'])
+    assert found == ['the cluster has no quorum', 'node1 is in standby', 'node3 is not a cluster member',
+                     'fence device fence_node2 is not started', 'guest x9 is not a cluster resource',
+                     'failed action: guest_x0 monitor on node1: error (timed out)']
+
+
+def test_a_guest_on_two_hypervisors_or_elsewhere_than_the_cluster_says_is_a_problem():
+    two = {'node1': XL % 'x0  5  256  1  -b----  3.0\n', 'node2': XL % 'x0  7  256  1  -b----  1.0\n'}
+    assert problems(mon(), ['node1', 'node2'], ['x0'], two) == ['guest x0 runs on the hypervisors of node1 and node2 at once']
+    elsewhere = {'node1': XL % '', 'node2': XL % 'x0  7  256  1  -b----  1.0\n'}
+    assert problems(mon(), ['node1', 'node2'], ['x0'], elsewhere) == ['guest x0 runs on node2, the cluster says on node1']
