@@ -330,33 +330,57 @@ def table(report):
     return '\n'.join(lines) + '\n'
 
 
+AXIS_STEPS = (5, 10, 30, 60, 120, 300, 600, 900, 1800, 3600)
+
+
+def axis_step(duration, most=12):
+    """Seconds between two labelled ticks: the smallest round step that keeps at most `most` of them."""
+    return next((step for step in AXIS_STEPS if duration / step <= most), AXIS_STEPS[-1])
+
+
 def picture(report):
-    """A self-contained HTML page with an SVG timeline: one row per service, red where it was down,
-    a line per event."""
+    """A self-contained HTML page with an SVG timeline: one row per service, red where it was down, a time
+    axis, a line per event with its label on the side that has room, and a legend. Hand-written SVG rather
+    than a plotting library: the module then needs nothing on the controller beyond Python."""
     services = sorted(report['availability'])
-    width, left, row = 1000, 170, 24
+    width, left, row, top = 1000, 170, 24, 44
     duration = max(report['duration_s'], 1.0)
     scale = (width - left - 20) / duration
-    height = 40 + row * len(services) + 18 * len(report['phases'])
+    axis_y = top + row * len(services) + 6
+    height = axis_y + 34 + 18 * len(report['phases'])
     parts = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" '
-             'font-size="12">' % (width, height)]
+             'font-size="12">' % (width, height),
+             '<rect x="%d" y="8" width="14" height="14" fill="#3a3"/><text x="%d" y="20">the client got an answer'
+             '</text><rect x="%d" y="8" width="14" height="14" fill="#d33"/><text x="%d" y="20">no answer</text>'
+             '<text x="%d" y="20">dashed: a step of the drill</text>'
+             % (left, left + 20, left + 190, left + 210, left + 330)]
     for i, name in enumerate(services):
-        y = 20 + i * row
+        y = top + i * row
         parts.append('<text x="4" y="%d">%s</text>' % (y + 15, html.escape(name)))
         parts.append('<rect x="%d" y="%d" width="%.1f" height="18" fill="#3a3"/>' % (left, y + 2, duration * scale))
         for begin, end, _ok in report['availability'][name]:
             parts.append('<rect x="%.1f" y="%d" width="%.1f" height="18" fill="#d33"><title>%s down %.1f-%.1f s'
                          '</title></rect>' % (left + begin * scale, y + 2, max((end - begin) * scale, 1.0),
                                                html.escape(name), begin, end))
-    base = 20 + row * len(services)
+    step = axis_step(duration)
+    parts.append('<line x1="%d" y1="%d" x2="%.1f" y2="%d" stroke="#333"/>' % (left, axis_y, left + duration * scale,
+                                                                             axis_y))
+    for tick in range(0, int(duration) + 1, step):
+        x = left + tick * scale
+        parts.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#333"/><text x="%.1f" y="%d" '
+                     'text-anchor="middle">%d s</text>' % (x, axis_y, x, axis_y + 5, x, axis_y + 18, tick))
+    base = axis_y + 24
     for j, phase in enumerate(report['phases']):
         x = left + phase['t'] * scale
-        parts.append('<line x1="%.1f" y1="10" x2="%.1f" y2="%d" stroke="#333" stroke-dasharray="3,3"/>'
-                     % (x, x, base + 18 * j + 8))
-        parts.append('<text x="%.1f" y="%d">%.0f s %s</text>' % (x + 3, base + 18 * j + 18, phase['t'],
-                                                                 html.escape(phase['name'])))
+        # Past the middle a label goes to the left of its line, so that it stays on the page.
+        right_half = x > left + (width - left) / 2
+        parts.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#333" stroke-dasharray="3,3"/>'
+                     % (x, top, x, base + 18 * j + 8))
+        parts.append('<text x="%.1f" y="%d" text-anchor="%s">%.0f s %s</text>'
+                     % (x - 3 if right_half else x + 3, base + 18 * j + 18, 'end' if right_half else 'start',
+                        phase['t'], html.escape(phase['name'])))
     parts.append('</svg>')
     return ('<!doctype html><html><head><meta charset="utf-8"><title>xenha failover drill</title></head><body>'
-            '<h1>Failover drill: %s</h1><p>Green: the client got an answer; red: it did not.</p>%s<pre>%s</pre>'
+            '<h1>Failover drill: %s</h1>%s<pre>%s</pre>'
             '</body></html>\n' % ('passed' if report['passed'] else 'FAILED', ''.join(parts),
                                   html.escape(table(report))))

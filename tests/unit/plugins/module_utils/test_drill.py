@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ansible_collections.xenha.datacenter.plugins.module_utils._drill import (
-    analyse, double_runs, latest_answers, picture, table,
+    analyse, axis_step, double_runs, latest_answers, picture, table,
 )
 from ansible_collections.xenha.datacenter.plugins.module_utils._timeline import outages, stream_gaps
 
@@ -164,6 +164,16 @@ def test_table_and_picture_show_the_events():
     assert 'PASSED' in text and 'power off node1' in text and 'x0/http' in text
     page = picture(report)
     assert page.startswith('<!doctype html>') and '<svg' in page and 'power off node1' in page
+
+
+def test_the_picture_has_a_time_axis_a_legend_and_labels_that_stay_on_the_page():
+    samples = ups('x0', 'http', list(range(0, 3000, 2)))
+    events = [{'t': 0, 'name': 'start'}, {'t': 2900, 'name': 'drill done'}]
+    page = picture(drill(samples, events, end=3000))
+    assert axis_step(3000) == 300 and axis_step(50) == 5
+    assert '>0 s</text>' in page and '>2700 s</text>' in page and '>3000 s</text>' in page
+    assert 'the client got an answer' in page and 'no answer' in page
+    assert 'text-anchor="start">0 s start' in page and 'text-anchor="end">2900 s drill done' in page
 
 
 def test_a_slow_answer_is_up_and_reported_as_the_slowest_wait():
