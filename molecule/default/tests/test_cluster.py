@@ -43,6 +43,16 @@ def test_fencing_is_on_and_registered_for_every_member(host):
     assert 'password=' not in host.check_output('cibadmin --query --scope resources')
 
 
+def test_a_split_of_the_two_members_has_one_survivor(host):
+    # The member running the guests of the higher priority wins; on equal priorities, node1: fencing it waits.
+    query = 'crm_attribute --type crm_config --name priority-fencing-delay --query --quiet'
+    assert host.check_output(query) == '90s'
+    delay = 'crm_resource --resource fence_%s --get-parameter pcmk_delay_base --quiet'
+    assert host.check_output(delay % 'node1') == '45s'
+    other = host.run(delay % 'node2')
+    assert 'not found' in other.stdout + other.stderr
+
+
 EVENT_LOG = '/var/log/pacemaker/cluster-events.log'
 
 
