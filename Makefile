@@ -9,16 +9,20 @@ export XENHA_LAB_DIR := $(CURDIR)/lab-state
 # `make test` prints each long step's wall time, so a slow run shows where its time went.
 export TIMEFORMAT := took %0R s
 
-.PHONY: bootstrap test lint unit build bench bench-lab bench-migration demo lab-up lab-down lab-test guests-test plain-test iscsi-test three-test qdevice-test drill-test rolling-test
+.PHONY: bootstrap test lint sanity unit build bench bench-lab bench-migration demo lab-up lab-down lab-test guests-test plain-test iscsi-test three-test qdevice-test drill-test rolling-test
 
 bootstrap:
 	@time scripts/bootstrap
 
-test: bootstrap lint unit build lab-test
+test: bootstrap lint sanity unit build lab-test
 
 lint: collection-link
 	time ansible-lint
 	antsibull-changelog lint
+
+# ansible-test sanity (validate-modules, pep8, pylint, ...), offline-safe; ignores only with a reason per line.
+sanity: collection-link
+	time scripts/sanity
 
 unit: collection-link
 	time pytest -q tests/unit

@@ -54,6 +54,6 @@ def playbook(*args):
     output = ''.join(lines)
     if proc.wait() != 0:
         raise SystemExit('ansible-playbook %s failed:\n%s' % (' '.join(args), output[-3000:]))
-    changed = {m.group(1): int(m.group(2)) for m in re.finditer(r'^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)', output,
-                                                                 re.M)}
+    recap = re.finditer(r'^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)', output, re.M)
+    changed = {m.group(1): int(m.group(2)) for m in recap}
     return time.monotonic() - started, changed

@@ -223,7 +223,7 @@ def main():
     time.sleep(10)
     legs = []  # (way, direction, start, end)
     try:
-        for _ in range(options.rounds):
+        for _round in range(options.rounds):
             for name, way in (WAYS[key] for key in chosen):
                 there, back = way()
                 legs += [(name, '%s->%s' % (HOME, AWAY)) + there, (name, '%s->%s' % (AWAY, HOME)) + back]

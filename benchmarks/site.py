@@ -26,7 +26,7 @@ def all_services_answer():
 def main():
     keep = '--keep' in sys.argv[1:]
     playbook('playbooks/lab.yml', '-e', 'lab_state=absent')
-    up_s, _ = playbook('playbooks/lab.yml', '-e', 'lab_state=present')
+    up_s, _output = playbook('playbooks/lab.yml', '-e', 'lab_state=present')
     first_s, first = playbook('playbooks/site.yml')
     guests_started = PLAY_STARTS['Guests on the cluster']
     while not all_services_answer() and time.monotonic() - guests_started < 1800:

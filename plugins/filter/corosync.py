@@ -22,7 +22,7 @@ options:
     type: str
     required: true
 author:
-  - xenha.datacenter contributors
+  - xenha.datacenter contributors (@xenha)
 """
 
 EXAMPLES = r"""

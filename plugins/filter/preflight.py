@@ -32,7 +32,7 @@ options:
     type: bool
     default: true
 author:
-  - xenha.datacenter contributors
+  - xenha.datacenter contributors (@xenha)
 """
 
 EXAMPLES = r"""

@@ -298,8 +298,8 @@ def table(report):
         worst = ', '.join('%s %.1f' % (k, v) for k, v in phase['gaps'].items() if v > 0) or 'none'
         lines.append('%-8.1f %-44s %s' % (phase['t'], phase['name'][:44], worst))
     if report['migrations']:
-        lines += ['', 'Live migrations', '%-6s %-14s %8s %-5s %s' % ('guest', 'path', 'total s', 'live',
-                                                                      'client-seen gap (ms)')]
+        header = '%-6s %-14s %8s %-5s %s' % ('guest', 'path', 'total s', 'live', 'client-seen gap (ms)')
+        lines += ['', 'Live migrations', header]
         for m in report['migrations']:
             gaps = ', '.join('%s %d' % (k.split('/')[1], v) for k, v in sorted(m['gaps_ms'].items()))
             lines.append('%-6s %-14s %8s %-5s %s' % (m['guest'], '%s->%s' % (m['from'], m['to']), m['seconds'],
@@ -360,11 +360,11 @@ def picture(report):
         parts.append('<rect x="%d" y="%d" width="%.1f" height="18" fill="#3a3"/>' % (left, y + 2, duration * scale))
         for begin, end, _ok in report['availability'][name]:
             parts.append('<rect x="%.1f" y="%d" width="%.1f" height="18" fill="#d33"><title>%s down %.1f-%.1f s'
-                         '</title></rect>' % (left + begin * scale, y + 2, max((end - begin) * scale, 1.0),
-                                               html.escape(name), begin, end))
+                         '</title></rect>'
+                         % (left + begin * scale, y + 2, max((end - begin) * scale, 1.0), html.escape(name), begin, end))
     step = axis_step(duration)
-    parts.append('<line x1="%d" y1="%d" x2="%.1f" y2="%d" stroke="#333"/>' % (left, axis_y, left + duration * scale,
-                                                                             axis_y))
+    parts.append('<line x1="%d" y1="%d" x2="%.1f" y2="%d" stroke="#333"/>'
+                 % (left, axis_y, left + duration * scale, axis_y))
     for tick in range(0, int(duration) + 1, step):
         x = left + tick * scale
         parts.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#333"/><text x="%.1f" y="%d" '

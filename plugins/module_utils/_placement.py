@@ -10,7 +10,6 @@ anything: the guest stays where it runs.
 
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 

@@ -119,10 +119,10 @@ def _plan_disks(plan, desired, observed):
     for disk in desired.disks:
         before = current.get(disk.name)
         if before is not None and before.path and before.path != disk.path:
-            raise PlanError(disk_field(disk.name), 'the guest\'s %s disk is %s; pointing it at %s would give it an '
-                                                  'empty disk (data does not follow). Keep the path, or copy the '
-                                                  'data and declare the new path on a stopped guest after that'
-                            % (disk.name, before.path, disk.path))
+            raise PlanError(disk_field(disk.name),
+                            'the guest\'s %s disk is %s; pointing it at %s would give it an empty disk (data does '
+                            'not follow). Keep the path, or copy the data and declare the new path on a stopped '
+                            'guest after that' % (disk.name, before.path, disk.path))
         size = observed.disk_sizes.get(disk.path)
         if size is None:
             if disk.kind == 'block':
@@ -166,8 +166,8 @@ def _plan_definition(plan, desired, observed, xml):
             when = 'next boot' if running else 'at start'
             if running:
                 plan.next_boot.append('memory')
-        plan.changes.append('memory: %s -> %s (%s)' % (format_mib(before.memory_mib), format_mib(desired.memory_mib),
-                                                      when))
+        plan.changes.append('memory: %s -> %s (%s)'
+                            % (format_mib(before.memory_mib), format_mib(desired.memory_mib), when))
     if before.services != desired.services or _addresses(before) != _addresses(desired):
         if running:
             plan.add(Action(SET_METADATA_LIVE))

@@ -14,7 +14,7 @@ MISSING = object()
 
 def _ipv4(value):
     try:
-        ipaddress.IPv4Address(str(value).split('/')[0])
+        ipaddress.IPv4Address(str(value).split('/', maxsplit=1)[0])
         return True
     except ValueError:
         return False

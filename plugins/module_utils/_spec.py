@@ -419,4 +419,3 @@ def build_spec(params):
         services=_normalise_services(params.get('services')),
         autostart=bool(params.get('autostart')),
     )
-

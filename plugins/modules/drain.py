@@ -31,6 +31,7 @@ attributes:
     support: none
     description: The planned moves are the return value.
   platform:
+    support: full
     platforms: debian
     description: Any node of the cluster (a Xen dom0 that reaches the others over SSH).
 options:
@@ -55,7 +56,7 @@ options:
 seealso:
   - module: xenha.datacenter.migrate
 author:
-  - xenha.datacenter contributors
+  - xenha.datacenter contributors (@xenha)
 """
 
 EXAMPLES = r"""

@@ -24,6 +24,7 @@ attributes:
     support: none
     description: Nothing to compare.
   platform:
+    support: full
     platforms: posix
     description: The controller.
 options:
@@ -57,7 +58,7 @@ options:
     type: bool
     default: true
 author:
-  - xenha.datacenter contributors
+  - xenha.datacenter contributors (@xenha)
 """
 
 EXAMPLES = r"""

@@ -22,6 +22,7 @@ attributes:
     support: none
     description: Nothing to compare.
   platform:
+    support: full
     platforms: posix
     description: A client on the guest network.
 options:
@@ -80,7 +81,7 @@ options:
     description: Interface for DHCP probes.
     type: str
 author:
-  - xenha.datacenter contributors
+  - xenha.datacenter contributors (@xenha)
 """
 
 EXAMPLES = r"""

@@ -22,6 +22,7 @@ attributes:
     support: none
     description: Nothing changes.
   platform:
+    support: full
     platforms: posix
     description: The host the sampler runs on.
 options:
@@ -39,7 +40,7 @@ options:
     type: float
     default: 0
 author:
-  - xenha.datacenter contributors
+  - xenha.datacenter contributors (@xenha)
 """
 
 EXAMPLES = r"""

@@ -28,6 +28,7 @@ attributes:
     support: full
     description: Shows the guest before and after.
   platform:
+    support: full
     platforms: debian
     description: Runs on a Xen dom0 (Debian 12) with libvirtd.
 options:
@@ -179,7 +180,7 @@ options:
 seealso:
   - module: xenha.datacenter.guest_info
 author:
-  - xenha.datacenter contributors
+  - xenha.datacenter contributors (@xenha)
 """
 
 EXAMPLES = r"""

@@ -20,8 +20,11 @@ attributes:
     description: Reads only.
   diff_mode:
     support: none
+    description: Reads only; there is nothing to compare.
   platform:
+    support: full
     platforms: debian
+    description: A Xen dom0 (Debian 12) with libvirtd, or any host for libvirt's test driver.
 options:
   name:
     description: Only this guest. An unknown name gives an empty list, not an error.
@@ -29,7 +32,7 @@ options:
 seealso:
   - module: xenha.datacenter.guest
 author:
-  - xenha.datacenter contributors
+  - xenha.datacenter contributors (@xenha)
 """
 
 EXAMPLES = r"""

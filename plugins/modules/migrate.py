@@ -28,6 +28,7 @@ attributes:
     support: none
     description: Reports source and target instead.
   platform:
+    support: full
     platforms: debian
     description: A Xen dom0 of the cluster.
 options:
@@ -70,7 +71,7 @@ options:
 seealso:
   - module: xenha.datacenter.drain
 author:
-  - xenha.datacenter contributors
+  - xenha.datacenter contributors (@xenha)
 """
 
 EXAMPLES = r"""

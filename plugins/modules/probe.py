@@ -23,6 +23,7 @@ attributes:
     support: none
     description: Nothing changes.
   platform:
+    support: full
     platforms: posix
     description: Any host on the guest network, with Python 3.
 options:
@@ -70,7 +71,7 @@ options:
     type: bool
     default: false
 author:
-  - xenha.datacenter contributors
+  - xenha.datacenter contributors (@xenha)
 """
 
 EXAMPLES = r"""

@@ -47,7 +47,6 @@ def test_migration_ssh_to_peers_with_pinned_host_keys(host):
     assert host.file('/root/.ssh/authorized_keys').contains('from="10.0.0.0/24"')
 
 
-
 # One shell run per node: a loop device on two fake backends, the first attached by the fast path,
 # the second refused by Xen's script behind it.
 BLOCK_HOTPLUG_CHECK = r"""

@@ -80,8 +80,8 @@ def test_shrink_is_refused_and_nothing_changes(node1):
 def test_mac_clash_is_refused(node1):
     mac = node1.check_output("virsh -c xen:///system domiflist %s | awk '/xenbr0/ {print $5}'" % NAME)
     with pytest.raises(ModuleFailed) as err:
-        run_module('node1', 'xenha.datacenter.guest', json.dumps(t0(node1, name='t1', interfaces=[{'mac': mac}],
-                                                                     root_disk={'size': '1G'}, swap=None)))
+        args = t0(node1, name='t1', interfaces=[{'mac': mac}], root_disk={'size': '1G'}, swap=None)
+        run_module('node1', 'xenha.datacenter.guest', json.dumps(args))
     assert err.value.result['field'] == 'interfaces[0].mac' and 'already used by guest t0' in err.value.result['msg']
     assert node1.run('virsh -c xen:///system dominfo t1').rc != 0
     assert node1.run('lvs vg_guests/t1-root').rc != 0

@@ -37,8 +37,8 @@ def test_initiator_names_differ():
 
 def test_the_shared_vg_lives_on_the_lun_with_sanlock(host):
     real = host.check_output('readlink -f %s' % LUN)
-    assert host.check_output('pvs --noheadings -o pv_name,vg_name,vg_lock_type').split() == [real, 'vg_guests',
-                                                                                              'sanlock']
+    pvs = host.check_output('pvs --noheadings -o pv_name,vg_name,vg_lock_type').split()
+    assert pvs == [real, 'vg_guests', 'sanlock']
 
 
 def test_a_rebooted_node_logs_in_and_joins_the_lockspace_by_itself():

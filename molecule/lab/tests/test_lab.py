@@ -69,7 +69,7 @@ def test_apt_goes_through_the_labs_cache():
     log = os.path.join(LAB_DIR, 'apt-cache.log')
     before = os.path.getsize(log)
     first = node('node1').check_output(fetch).split()[0]
-    cached = [os.path.join(d, f) for d, _, files in os.walk(os.path.join(LAB_DIR, 'cache', 'apt'))
+    cached = [os.path.join(d, f) for d, _dirs, files in os.walk(os.path.join(LAB_DIR, 'cache', 'apt'))
               for f in files if f.startswith('hello_') and f.endswith('.deb')]
     assert len(cached) == 1, cached
     with open(cached[0], 'rb') as handle:

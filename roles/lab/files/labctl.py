@@ -831,7 +831,7 @@ def start_daemon(pidfile, argv, logfile, env=None):
 
 
 def netns_exists(name=NETNS):
-    return name in subprocess.run(['ip', 'netns', 'list'], capture_output=True, text=True).stdout.split()
+    return name in subprocess.run(['ip', 'netns', 'list'], capture_output=True, text=True, check=False).stdout.split()
 
 
 def start_netns(lab, name, address, pidfile):
@@ -844,8 +844,8 @@ def start_netns(lab, name, address, pidfile):
         # vde_plug2tap creates the tap in the namespace it runs in.
         run(['ip', 'netns', 'exec', name, 'vde_plug2tap', '--daemon', '--pidfile', pidfile,
              '--sock', os.path.join(lab, 'cluster.vde'), 'lab0'])
-        for _ in range(50):
-            if subprocess.run(['ip', '-n', name, 'link', 'show', 'lab0'], capture_output=True).returncode == 0:
+        for _attempt in range(50):
+            if subprocess.run(['ip', '-n', name, 'link', 'show', 'lab0'], capture_output=True, check=False).returncode == 0:
                 break
             time.sleep(0.1)
         run(['ip', '-n', name, 'link', 'set', 'lo', 'up'])
@@ -893,7 +893,8 @@ def start_san(lab):
     def tgtadm_run(*args):
         deadline = time.monotonic() + 10
         while True:
-            result = subprocess.run([tgtadm, '--lld', 'iscsi'] + list(args), env=env, capture_output=True, text=True)
+            result = subprocess.run([tgtadm, '--lld', 'iscsi'] + list(args), env=env, capture_output=True, text=True,
+                                    check=False)
             if result.returncode == 0 or time.monotonic() > deadline:
                 break
             time.sleep(0.2)  # tgtd is still creating its socket
@@ -920,7 +921,7 @@ def wait_ssh(lab, nodes, timeout):
             # No master connection: a booting node's first answer should not be kept open for later commands.
             probe = subprocess.run(
                 ['ssh', '-F', os.path.join(lab, 'ssh_config'), '-o', 'ConnectTimeout=3', '-o', 'ControlMaster=no',
-                 node['name'], 'true'], capture_output=True)
+                 node['name'], 'true'], capture_output=True, check=False)
             if probe.returncode == 0:
                 pending.remove(node)
         if pending:

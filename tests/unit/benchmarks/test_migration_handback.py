@@ -76,10 +76,10 @@ class FakeLab:
         return subprocess.CompletedProcess(command, rc, '', 'failed' if rc else '')
 
     def position(self, prefix):
-        return next(i for i, (_, command) in enumerate(self.commands) if command.startswith(prefix))
+        return next(i for i, (_when, command) in enumerate(self.commands) if command.startswith(prefix))
 
     def managed_again(self):
-        return any('--delete-parameter is-managed' in command for _, command in self.commands)
+        return any('--delete-parameter is-managed' in command for _when, command in self.commands)
 
 
 def test_a_round_trip_that_ends_at_home_is_handed_back(monkeypatch):
@@ -133,7 +133,7 @@ def test_xl_hands_back_only_a_guest_shut_down_everywhere(monkeypatch):
 def test_a_refresh_the_busy_controller_left_unanswered_is_repeated(monkeypatch):
     lab = FakeLab(monkeypatch, running=['node1'], failing_once=['crm_resource --refresh'])
     bench.unmanaged_round_trip('virsh migrate x0 %s')
-    refreshes = [command for _, command in lab.commands if command.startswith('crm_resource --refresh')]
+    refreshes = [command for _when, command in lab.commands if command.startswith('crm_resource --refresh')]
     assert len(refreshes) == 2
 
 

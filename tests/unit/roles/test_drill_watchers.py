@@ -112,7 +112,7 @@ def test_failover_watch_follows_the_log_and_holds_the_lost_node(tmp_path):
         # x1 already ran on node2 and is not waited for; x0 and the stopped x2 start there
         handle.write(FAILOVER[1][20:] + '\n' + '\n'.join(FAILOVER[2:5]) + '\n')
         handle.write("1764600199.000000: Resource operation 'start' for 'guest_x2' on 'node2': ok\n")
-    out, _ = proc.communicate(timeout=15)
+    out, _err = proc.communicate(timeout=15)
     assert proc.returncode == 0
     assert json.loads(out) == {'detected_at': 1764600100.25, 'fenced_at': 1764600160.0, 'restarted_at': 1764600199.0,
                                'guests': {'x0': 1764600190.5, 'x2': 1764600199.0}}

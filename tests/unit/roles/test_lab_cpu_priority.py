@@ -43,4 +43,3 @@ def test_nice_is_set_on_that_thread_alone():
     finally:
         done.set()
         thread.join()
-

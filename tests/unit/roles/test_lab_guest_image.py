@@ -31,7 +31,7 @@ def test_the_initramfs_loads_both_xen_frontends_so_the_network_does_not_wait_for
 
 
 def test_units_with_nothing_to_do_in_a_guest_are_masked(tmp_path, monkeypatch):
-    _, _, commands = build(tmp_path, monkeypatch)
+    _image, _cached, commands = build(tmp_path, monkeypatch)
     assert 'systemctl mask e2scrub_reap.service e2scrub_all.timer' in commands
 
 

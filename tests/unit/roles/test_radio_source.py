@@ -46,7 +46,7 @@ def serve(handler):
 
 def read_then_close(after_bytes):
     def handler(server, received):
-        conn, _ = server.accept()
+        conn, _peer = server.accept()
         data = b''
         while len(data) < after_bytes:
             chunk = conn.recv(4096)
@@ -63,7 +63,7 @@ def test_the_pages_and_the_rate_are_read_from_the_file():
     radio = load_radio()
     data = ogg_file(1)
     assert radio.granule_rate(data) == RATE
-    granules = [granule for _, granule in radio.pages(data)]
+    granules = [granule for _page, granule in radio.pages(data)]
     assert granules[0] == 0 and granules[-1] == RATE and len(granules) == 11
 
 
@@ -114,7 +114,7 @@ def test_the_roles_audio_loop_gives_a_listener_bytes_five_times_a_second(tmp_pat
     data = (tmp_path / 'radio' / 'loop.opus').read_bytes()
     radio = load_radio()
     rate = radio.granule_rate(data)
-    granules = [granule for _, granule in radio.pages(data) if granule > 0]
+    granules = [granule for _page, granule in radio.pages(data) if granule > 0]
     assert rate == 48000 and len(granules) > 20
     assert granules[-1] / rate == pytest.approx(5, abs=0.1)
     longest = max(after - before for before, after in zip([0] + granules, granules)) / rate

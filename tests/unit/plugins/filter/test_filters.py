@@ -40,8 +40,8 @@ def test_guests_running_on_refuses_what_is_not_crm_mon_xml():
 
 
 def test_corosync_change_names_the_way_and_the_keys():
-    assert corosync_change('totem {\n token: 1\n}\n', 'totem {\n token: 2\n}\n') == {'way': 'reload',
-                                                                                      'keys': ['totem.token']}
+    change = corosync_change('totem {\n token: 1\n}\n', 'totem {\n token: 2\n}\n')
+    assert change == {'way': 'reload', 'keys': ['totem.token']}
     with pytest.raises(AnsibleFilterError, match='corosync_change: line 1'):
         corosync_change('}\n', 'totem {\n}\n')
 

@@ -55,7 +55,7 @@ def drill(samples, events, end=100, budget=30, placements=()):
 
 
 def test_failover_within_budget_passes_and_reports_lost_counts():
-    samples = ups('x0', 'http', [t for t in range(0, 100, 2)], down=(52, 54, 56))
+    samples = ups('x0', 'http', list(range(0, 100, 2)), down=(52, 54, 56))
     samples += [counter(40, 400, 0, 'aaaa'), counter(50, 500, 0, 'aaaa'), counter(60, 488, 488, 'bbbb'),
                 counter(70, 588, 488, 'bbbb')]
     events = [{'t': 0, 'name': 'start', 'kind': 'note'},

@@ -128,8 +128,8 @@ def test_lv_disks_created_grown_and_missing_vg_refused(conn, tmp_path, lvm):
     run(conn, dict(params, swap={'size': '1G'}), lvm)
     assert lvm.writes == [['lvextend', '--size', '1024m', 'vg/x0-swap']]
     with pytest.raises(GuestError) as err:
-        run(conn, x0(tmp_path, name='x5', storage_vg='vg_missing', root_disk={'size': '1G'}, swap=None,
-                      interfaces=[]), lvm)
+        run(conn, x0(tmp_path, name='x5', storage_vg='vg_missing', root_disk={'size': '1G'}, swap=None, interfaces=[]),
+            lvm)
     assert err.value.field == 'root_disk.vg' and conn.lookup('x5') is None
 
 

@@ -22,7 +22,7 @@ def serve_once(reply, expect=0, linger=0):
     server.listen(1)
 
     def answer():
-        conn, _ = server.accept()
+        conn, _peer = server.accept()
         with conn:
             got = b''
             while (b'\r\n\r\n' not in got) if expect is None else (len(got) < expect):

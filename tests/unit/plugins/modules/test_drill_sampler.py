@@ -30,7 +30,7 @@ def slow_ssh_server(delay):
     def serve():
         while True:
             try:
-                conn, _ = server.accept()
+                conn, _peer = server.accept()
             except OSError:
                 return
             threading.Thread(target=answer, args=(conn,), daemon=True).start()
