@@ -57,7 +57,8 @@ from ansible.errors import AnsibleError
 from jinja2 import Undefined
 from jinja2.exceptions import UndefinedError
 
-from ansible_collections.xenha.datacenter.plugins.module_utils._preflight import MISSING, inventory_problems
+from ansible_collections.xenha.datacenter.plugins.module_utils._preflight import (MISSING, inventory_problems,
+                                                                                   nodes_problems)
 
 
 def _resolved(value):
@@ -71,16 +72,26 @@ def _resolved(value):
     return value
 
 
-def preflight_problems(hostvars, nodes, guests, fencing=True):
+def _reader(hostvars):
     def read(host, name):
         try:
             variables = hostvars[host]
             return _resolved(variables[name]) if name in variables else MISSING
         except (AnsibleError, UndefinedError) as exc:  # an undefined variable inside it, e.g. a vault one
             raise ValueError(str(exc).splitlines()[0])
-    return inventory_problems(read, list(nodes), list(guests), fencing)
+    return read
+
+
+def preflight_problems(hostvars, nodes, guests, fencing=True):
+    return inventory_problems(_reader(hostvars), list(nodes), list(guests), fencing)
+
+
+def preflight_node_problems(hostvars, reports, guests):
+    read = _reader(hostvars)
+    memory = {guest: read(guest, 'guest_memory') for guest in guests}
+    return nodes_problems(read, dict(reports), {guest: size for guest, size in memory.items() if size is not MISSING})
 
 
 class FilterModule:
     def filters(self):
-        return {'preflight_problems': preflight_problems}
+        return {'preflight_problems': preflight_problems, 'preflight_node_problems': preflight_node_problems}

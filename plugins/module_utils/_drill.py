@@ -151,6 +151,27 @@ def counter_report(series):
     return report
 
 
+# One line of Pacemaker's file alert agent for a resource operation, e.g.
+# "1733400000.123456: Resource operation 'start' for 'guest_x0' on 'node2': ok".
+_CLUSTER_OPERATION = re.compile(r"^(\d+(?:\.\d+)?): Resource operation '([a-z_]+)[^']*' for 'guest_([^']+)' on "
+                                r"'([^']+)': (\S+)")
+
+
+def cluster_starts(lines):
+    """The guests the cluster started (a boot, never a live migration, which Pacemaker records as migrate_to,
+    migrate_from and stop), from the nodes' event logs: [{'t', 'guest', 'node'}], sorted, each once."""
+    found = set()
+    for line in lines:
+        match = _CLUSTER_OPERATION.match(line.strip())
+        if match and match.group(2) == 'start' and match.group(5).lower() == 'ok':
+            found.add((float(match.group(1)), match.group(3), match.group(4)))
+    return [{'t': t, 'guest': guest, 'node': node} for t, guest, node in sorted(found)]
+
+
+def _started_by_cluster(starts, guest, begin, end):
+    return [start for start in starts if start['guest'] == guest and begin <= start['t'] <= end]
+
+
 # Kinds of drill events that disturb the services; a note only marks a moment.
 DISTURBANCES = ('power', 'migration', 'failover', 'change')
 
@@ -161,8 +182,11 @@ def _since(event, key):
     return None if moment is None else round(moment - event['t'], 1)
 
 
-def analyse(samples, placements, events, end, budget):
-    """The drill report: per event what users saw, the failovers and migrations, pass criteria."""
+def analyse(samples, placements, events, end, budget, cluster_lines=()):
+    """The drill report: per event what users saw, the failovers and migrations, pass criteria.
+    `cluster_lines`: the nodes' cluster event logs over the drill: a guest the cluster started during a live
+    migration or a rolling change was restarted, even when the client could not reach its counter."""
+    starts = cluster_starts(cluster_lines)
     series = split_series(samples)
     events = sorted(events, key=lambda e: e['t'])
     start = events[0]['t'] if events else min((s['t'] for s in samples), default=0)
@@ -179,10 +203,13 @@ def analyse(samples, placements, events, end, budget):
         phase_end = events[index + 1]['t'] if index + 1 < len(events) else end
         gaps = service_gaps(series, event['t'], phase_end)
         seen = counters.get(event.get('guest'), {}).get('restarted_seen_at', [])
+        started = _started_by_cluster(starts, event.get('guest'), event['t'], phase_end)
         migrations.append({'guest': event.get('guest'), 'from': event.get('source'), 'to': event.get('target'),
                            'seconds': event.get('seconds'),
                            # a move the cluster finished by stopping and starting the guest is no live migration
-                           'restarted': any(event['t'] <= t <= phase_end for t in seen),
+                           'restarted': any(event['t'] <= t <= phase_end for t in seen) or bool(started),
+                           'counter_restarted': any(event['t'] <= t <= phase_end for t in seen),
+                           'cluster_started_on': [start['node'] for start in started],
                            'gaps_ms': {k: int(round(v * 1000)) for k, v in gaps.items()
                                        if k.startswith(str(event.get('guest')) + '/')}})
     failovers = []
@@ -197,13 +224,13 @@ def analyse(samples, placements, events, end, budget):
         failovers.append({'event': event['name'], 'detection_s': _since(event, 'detected_at'),
                           'fencing_s': _since(event, 'fenced_at'), 'restart_s': _since(event, 'restarted_at'),
                           'service_back_s': back})
-    changes = rolling_changes(series, events, counters, end)
+    changes = rolling_changes(series, events, counters, end, starts)
     doubles = double_runs(placements)
     failures = judge_changes(changes, migrations)
     for m in migrations:
         if m['restarted']:
-            failures.append('%s %s->%s was not live: the guest restarted (its counter began a new boot)'
-                            % (m['guest'], m['from'], m['to']))
+            failures.append('%s %s->%s was not live: the guest restarted (%s)'
+                            % (m['guest'], m['from'], m['to'], _restart_evidence(m)))
     for failover in failovers:
         for service, seconds in failover['service_back_s'].items():
             if seconds is None:
@@ -237,17 +264,30 @@ def analyse(samples, placements, events, end, budget):
             'events': events, 'end': end}
 
 
-def rolling_changes(series, events, counters, end):
-    """Per change event, up to the next disturbance: the guests whose counter began a new boot, and each
-    service's longest gap."""
+def _restart_evidence(migration):
+    """Why a migrated guest counts as restarted: the cluster's record, the client's counter, or both."""
+    said = []
+    if migration['cluster_started_on']:
+        said.append('the cluster started it on %s' % ', '.join(migration['cluster_started_on']))
+    if migration['counter_restarted']:
+        said.append('its counter began a new boot')
+    return '; '.join(said)
+
+
+def rolling_changes(series, events, counters, end, starts=()):
+    """Per change event, up to the next disturbance: the guests that restarted (the cluster started them, or
+    their counter began a new boot), and each service's longest gap."""
     changes = []
     for index, event in enumerate(events):
         if event.get('kind') != 'change':
             continue
         window_end = next((later['t'] for later in events[index + 1:] if later.get('kind') in DISTURBANCES), end)
-        restarted = sorted(guest for guest, counter in counters.items()
-                           if any(event['t'] <= t <= window_end for t in counter['restarted_seen_at']))
+        by_counter = {guest for guest, counter in counters.items()
+                      if any(event['t'] <= t <= window_end for t in counter['restarted_seen_at'])}
+        by_cluster = {start['guest'] for start in starts if event['t'] <= start['t'] <= window_end}
+        restarted = sorted(by_counter | by_cluster)
         changes.append({'event': event['name'], 'seconds': round(window_end - event['t'], 1), 'restarted': restarted,
+                        'restarted_by_cluster': sorted(by_cluster),
                         'gaps_ms': {k: int(round(v * 1000))
                                     for k, v in service_gaps(series, event['t'], window_end).items()}})
     return changes
@@ -261,7 +301,9 @@ def judge_changes(changes, migrations):
     reference = max(live) if live else None
     for change in changes:
         for guest in change['restarted']:
-            failures.append('%s: %s restarted (its counter began a new boot)' % (change['event'], guest))
+            failures.append('%s: %s restarted (%s)' % (
+                change['event'], guest, 'the cluster started it' if guest in change.get('restarted_by_cluster', ())
+                else 'its counter began a new boot'))
         if reference is None:
             failures.append('%s: no live migration in this run to compare its gaps with (add the migrate step)'
                             % change['event'])

@@ -57,7 +57,7 @@ class Service:
     description: str = ''
 
 
-# The seed's services, as Debian 12 packages them. `nx` keeps the seed's name for
+# The catalogue's services, as Debian 12 packages them. `nx` keeps the 2006 demo's name for
 # the remote desktop; NX itself is not in Debian, xrdp is, on a port of its own
 # (x2go would ride on ssh's port and its probe could not tell the two apart).
 SERVICE_CATALOGUE = {
@@ -65,7 +65,7 @@ SERVICE_CATALOGUE = {
     'dhcp': Service('dhcp', ('isc-dhcp-server',), 67, 'udp', 'dhcp', 'ISC DHCP server'),
     'http': Service('http', ('apache2',), 80, 'tcp', 'http', 'Apache web server'),
     'icecast': Service('icecast', ('icecast2',), 8000, 'tcp', 'stream', 'Icecast2 net radio (Ogg stream)'),
-    'nx': Service('nx', ('xrdp',), 3389, 'tcp', 'rdp', 'remote desktop (xrdp; the seed used NX)'),
+    'nx': Service('nx', ('xrdp',), 3389, 'tcp', 'rdp', 'remote desktop (xrdp)'),
     'bzflag': Service('bzflag', ('bzflag-server',), 5154, 'tcp', 'bzflag', 'BZFlag game server'),
 }
 

@@ -53,6 +53,14 @@ options:
     description: Directory for the report files.
     type: path
     required: true
+  cluster_events:
+    description:
+      - The lines of the nodes' cluster event logs (Pacemaker's file alert agent) over the drill. A guest the
+        cluster started during a live migration or a rolling change counts as restarted, even when the client
+        could not reach the guest's counter.
+    type: list
+    elements: str
+    default: []
   fail_on_miss:
     description: Fail the task when a criterion is missed (the report is written first).
     type: bool
@@ -100,6 +108,7 @@ def main():
         end=dict(type='float', required=True),
         budget=dict(type='float', required=True),
         dest=dict(type='path', required=True),
+        cluster_events=dict(type='list', elements='str', default=[]),
         fail_on_miss=dict(type='bool', default=True),
     ))
     params = module.params
@@ -110,8 +119,8 @@ def main():
     # A drill stopped before its watchers wrote anything still gets a report.
     samples = read_records(params['samples']) if os.path.exists(params['samples']) else []
     placements = read_records(params['placements']) if os.path.exists(params['placements']) else []
-    report = analyse(samples, placements, params['events'],
-                     params['end'], params['budget'])
+    report = analyse(samples, placements, params['events'], params['end'], params['budget'],
+                     params['cluster_events'])
     os.makedirs(params['dest'], exist_ok=True)
     text = table(report)
     with open(os.path.join(params['dest'], 'report.json'), 'w') as handle:

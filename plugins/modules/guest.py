@@ -184,7 +184,7 @@ author:
 """
 
 EXAMPLES = r"""
-- name: The seed's x0, on the shared volume group
+- name: A web and radio server x0, on the shared volume group
   xenha.datacenter.guest:
     name: x0
     state: running

@@ -75,7 +75,7 @@ author:
 """
 
 EXAMPLES = r"""
-- name: Every service of the seed's guests answers, seen from the client
+- name: Every service of the guests answers, seen from the client
   xenha.datacenter.probe:
     targets:
       - {name: x0, address: 10.0.0.10, services: [dhcp, http, icecast, ssh]}

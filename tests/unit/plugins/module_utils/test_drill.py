@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ansible_collections.xenha.datacenter.plugins.module_utils._drill import (
-    analyse, axis_step, double_runs, latest_answers, picture, table,
+    analyse, axis_step, cluster_starts, double_runs, latest_answers, picture, table,
 )
 from ansible_collections.xenha.datacenter.plugins.module_utils._timeline import outages, stream_gaps
 
@@ -139,7 +139,8 @@ def test_migration_gaps_are_reported_in_ms_per_service_of_that_guest():
                'target': 'node2', 'seconds': 18.2}]
     report = drill(samples, events, end=30)
     assert report['migrations'] == [{'guest': 'x0', 'from': 'node1', 'to': 'node2', 'seconds': 18.2,
-                                     'restarted': False, 'gaps_ms': {'x0/icecast': 2500, 'x0/ssh': 1500}}]
+                                     'restarted': False, 'counter_restarted': False, 'cluster_started_on': [],
+                                     'gaps_ms': {'x0/icecast': 2500, 'x0/ssh': 1500}}]
 
 
 def test_a_migration_that_restarted_the_guest_is_not_live():
@@ -221,7 +222,7 @@ def test_a_rolling_change_with_gaps_no_longer_than_a_live_migration_passes():
     report = rolled(3)
     assert report['passed'], report['failures']
     assert report['changes'] == [{'event': 'rolling change: site.yml', 'seconds': 150.0, 'restarted': [],
-                                  'gaps_ms': {'x0/http': 3000}}]
+                                  'restarted_by_cluster': [], 'gaps_ms': {'x0/http': 3000}}]
     assert 'Rolling change: rolling change: site.yml' in table(report)
 
 
@@ -237,6 +238,47 @@ def test_a_guest_restarted_by_a_rolling_change_fails():
     report = rolled(1, restart)
     assert report['changes'][0]['restarted'] == ['x0']
     assert 'rolling change: site.yml: x0 restarted (its counter began a new boot)' in report['failures']
+
+
+# The nodes' cluster event logs (Pacemaker's file alert agent), as the drill reads them at its end.
+CLUSTER_LOG = [
+    "100.000001: Resource operation 'migrate_to' for 'guest_x0' on 'node1': ok",
+    "101.500000: Resource operation 'migrate_from' for 'guest_x0' on 'node2': ok",
+    "101.600000: Resource operation 'stop' for 'guest_x0' on 'node1': ok",
+    "102.000000: Resource operation 'monitor (10000)' for 'guest_x0' on 'node2': ok",
+    "130.250000: Resource operation 'start' for 'guest_x1' on 'node1': ok",
+    "130.250000: Resource operation 'start' for 'guest_x1' on 'node1': ok",      # the same line from both logs
+    "131.000000: Resource operation 'start' for 'guest_x0' on 'node2': not running (target: 0)",
+    "132.000000: Resource operation 'start' for 'fence_node1' on 'node2': ok",
+    "133.000000: Node 'node1' is now 'member'",
+]
+
+
+def test_only_the_cluster_s_successful_guest_starts_count_as_starts():
+    assert cluster_starts(CLUSTER_LOG) == [{'t': 130.25, 'guest': 'x1', 'node': 'node1'}]
+
+
+def test_a_rolling_change_the_cluster_restarted_a_guest_in_fails_though_its_counter_was_unreachable():
+    # x1's counter never answered (its network was down): only the cluster's record shows the restart.
+    samples = ups('x0', 'http', [t / 2 for t in range(0, 400)], down={t / 2 for t in range(41, 48)})
+    events = [{'t': 0, 'name': 'start', 'kind': 'note'},
+              {'t': 20, 'name': 'x0 node1 -> node2', 'kind': 'migration', 'guest': 'x0', 'source': 'node1',
+               'target': 'node2', 'seconds': 10},
+              {'t': 90, 'name': 'rolling change: site.yml', 'kind': 'change'},
+              {'t': 180, 'name': 'rolling change applied', 'kind': 'note'}]
+    report = analyse(samples, [], events, 200, 30, CLUSTER_LOG)
+    assert report['migrations'][0]['restarted'] is False       # x0's move was live (migrate_to/from, no start)
+    assert report['changes'][0]['restarted'] == ['x1'] and report['changes'][0]['restarted_by_cluster'] == ['x1']
+    assert report['failures'] == ['rolling change: site.yml: x1 restarted (the cluster started it)']
+
+
+def test_a_migration_the_cluster_finished_by_a_start_is_not_live():
+    samples = ups('x1', 'http', [t / 2 for t in range(0, 400)])
+    events = [{'t': 125, 'name': 'x1 node2 -> node1', 'kind': 'migration', 'guest': 'x1', 'source': 'node2',
+               'target': 'node1', 'seconds': 9}]
+    report = analyse(samples, [], events, 200, 30, CLUSTER_LOG)
+    assert report['migrations'][0]['cluster_started_on'] == ['node1']
+    assert report['failures'] == ['x1 node2->node1 was not live: the guest restarted (the cluster started it on node1)']
 
 
 def test_a_rolling_change_without_a_live_migration_to_compare_with_fails():
