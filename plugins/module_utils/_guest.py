@@ -92,6 +92,17 @@ def check_conflicts(conn, storage, desired, observed):
                             'name an existing one' % (nic.bridge, ', '.join(sorted(bridges)) or 'none'))
 
 
+def check_space(plan, observed, storage):
+    """Refuse, before any disk is made, a plan that needs more of a volume group than it has free: a half-made
+    guest (its root LV created, its swap refused) is what a full VG would otherwise leave."""
+    for vg, needed in sorted(plan_mod.space_needed(plan, observed).items()):
+        free = storage.vg_free_mib(vg)
+        if free is not None and needed > free:
+            raise GuestError('volume group %s has %s free, and this guest\'s disks need %s more; nothing was changed. '
+                             'Grow the volume group (vgextend), free space in it, or make the disks smaller'
+                             % (vg, format_mib(free), format_mib(needed)), field='storage_vg')
+
+
 def execute(plan, conn, storage, dom, desired, shutdown_timeout, force):
     """Carry out the plan's actions in order. When one fails, the error carries `done`: what the actions
     before it changed, so that the module reports the change it made."""
@@ -267,6 +278,7 @@ def converge_cluster_managed(params, conn, storage, check_mode=False):
         xml = build_domain_xml(desired, uuid=domain_uuid(xml_before) if xml_before else None)
     plan = plan_mod.make_plan(desired, 'present' if desired is not None else 'absent', observed, xml=xml,
                               remove_disks=bool(params.get('remove_disks')))
+    check_space(plan, observed, storage)
     result = {'changed': plan.changed, 'changes': plan.changes, 'next_boot': plan.next_boot, 'diff': plan.diff}
     if plan.changed and not check_mode:
         execute(plan, config, storage, dom, desired, 0, False)
@@ -296,6 +308,7 @@ def converge(params, conn, storage, check_mode=False):
         check_conflicts(conn, storage, desired, observed)
         xml = build_domain_xml(desired, uuid=domain_uuid(conn.persistent_xml(dom)) if dom is not None else None)
     plan = plan_mod.make_plan(desired, state, observed, xml=xml, remove_disks=bool(params.get('remove_disks')))
+    check_space(plan, observed, storage)
     result = {
         'changed': plan.changed,
         'changes': plan.changes,

@@ -247,6 +247,17 @@ def make_plan(desired, state, observed, xml=None, remove_disks=False):
     return plan
 
 
+def space_needed(plan, observed):
+    """MiB the plan takes from each volume group: new LVs whole, grown LVs by their growth. {vg: MiB}."""
+    needed = {}
+    for action in plan.actions:
+        if action.kind in (CREATE_DISK, GROW_DISK) and action.disk.kind == 'lv':
+            growth = action.size_mib - (observed.disk_sizes.get(action.disk.path) or 0
+                                        if action.kind == GROW_DISK else 0)
+            needed[action.disk.vg] = needed.get(action.disk.vg, 0) + growth
+    return needed
+
+
 def restart_pending(observed):
     """True when a running guest's live definition lags its persistent one."""
     if not observed.running or observed.live_spec is None or observed.spec is None:

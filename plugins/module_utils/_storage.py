@@ -57,6 +57,14 @@ class Storage:
                              'lvm2, or give the disk a path instead' % vg, field=field)
         return rc == 0
 
+    def vg_free_mib(self, vg):
+        """The volume group's free space in MiB, or None when it cannot be read."""
+        rc, out, _err = self._run(['vgs', '--noheadings', '--units', 'm', '--nosuffix', '-o', 'vg_free', vg])
+        try:
+            return int(float(out.strip())) if rc == 0 else None
+        except ValueError:
+            return None
+
     def size_mib(self, disk):
         """The disk's size in MiB, or None when it does not exist."""
         if disk.kind == 'lv':

@@ -90,7 +90,10 @@ options:
         watcher that does (C(xl vcpu-pin)) for every guest that starts or arrives.
     type: str
   storage_vg:
-    description: Volume group for disks that give neither C(vg) nor C(path); LVs are named C(<name>-<disk>).
+    description:
+      - Volume group for disks that give neither C(vg) nor C(path); LVs are named C(<name>-<disk>).
+      - When the new or grown LVs need more than a volume group has free, the module fails before it makes any
+        disk, naming the volume group and the space needed.
     type: str
   root_disk:
     description: The root disk, C(xvda).

@@ -8,15 +8,25 @@ libvirt = pytest.importorskip('libvirt', reason='libvirt-python is not installed
 class FakeLvm:
     """An in-memory LVM for storage tests: answers vgs/lvs and records every write."""
 
-    def __init__(self, vgs=('vg',)):
+    def __init__(self, vgs=('vg',), vg_mib=100 * 1024):
         self.vgs = set(vgs)
+        self.vg_mib = vg_mib
         self.lvs = {}
         self.writes = []
+
+    def free_mib(self, vg):
+        return self.vg_mib - sum(size for name, size in self.lvs.items() if name.startswith(vg + '/'))
 
     def __call__(self, args):
         cmd = args[0]
         if cmd == 'vgs':
-            return (0, args[-1] + '\n', '') if args[-1] in self.vgs else (5, '', 'Volume group "%s" not found' % args[-1])
+            if args[-1] not in self.vgs:
+                return 5, '', 'Volume group "%s" not found' % args[-1]
+            if 'vg_free' in args:
+                return 0, '  %.2f\n' % self.free_mib(args[-1]), ''
+            return 0, args[-1] + '\n', ''
+        if cmd == 'lvcreate' and float(args[args.index('--size') + 1][:-1]) > self.free_mib(args[-1]):
+            return 5, '', 'Volume group "%s" has insufficient free space' % args[-1]
         if cmd == 'lvs':
             size = self.lvs.get(args[-1])
             return (0, '  %.2f\n' % size, '') if size is not None else (5, '', 'Failed to find logical volume')

@@ -133,6 +133,27 @@ def test_lv_disks_created_grown_and_missing_vg_refused(conn, tmp_path, lvm):
     assert err.value.field == 'root_disk.vg' and conn.lookup('x5') is None
 
 
+def test_a_full_volume_group_is_refused_before_any_disk_is_made(conn, tmp_path, lvm):
+    lvm.vg_mib = 3 * 1024
+    run(conn, x0(tmp_path, storage_vg='vg', root_disk={'size': '2G'}, swap={'size': '512M'}), lvm)
+    lvm.writes.clear()
+    # 512 MiB left: x1's 256M root alone would fit, and its swap would then fail with the guest half made.
+    x1 = x0(tmp_path, name='x1', storage_vg='vg', root_disk={'size': '256M'}, swap={'size': '512M'}, interfaces=[])
+    with pytest.raises(GuestError) as err:
+        run(conn, x1, lvm)
+    assert err.value.field == 'storage_vg'
+    assert str(err.value).startswith("storage_vg: volume group vg has 512M free, and this guest's disks need 768M more; "
+                                     "nothing was changed")
+    assert lvm.writes == [] and conn.lookup('x1') is None
+    # Check mode says so too, and the running x0 is untouched throughout.
+    with pytest.raises(GuestError):
+        run(conn, x1, lvm, check_mode=True)
+    assert conn.lookup('x0').isActive() and lvm.lvs == {'vg/x0-root': 2048.0, 'vg/x0-swap': 512.0}
+    # Growing counts only the growth: 512M more for the swap fits exactly.
+    run(conn, x0(tmp_path, storage_vg='vg', root_disk={'size': '2G'}, swap={'size': '1G'}), lvm)
+    assert lvm.writes == [['lvextend', '--size', '1024m', 'vg/x0-swap']]
+
+
 def test_stopped_then_absent_with_and_without_disks(conn, tmp_path):
     run(conn, x0(tmp_path))
     assert run(conn, x0(tmp_path, state='stopped'))['guest']['state'] == 'stopped'
