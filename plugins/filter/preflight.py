@@ -57,8 +57,8 @@ from ansible.errors import AnsibleError
 from jinja2 import Undefined
 from jinja2.exceptions import UndefinedError
 
-from ansible_collections.xenha.datacenter.plugins.module_utils._preflight import (MISSING, inventory_problems,
-                                                                                   nodes_problems)
+from ansible_collections.xenha.datacenter.plugins.module_utils._preflight import (
+    MISSING, inventory_problems, nodes_problems)
 
 
 def _resolved(value):

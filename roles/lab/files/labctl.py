@@ -50,28 +50,6 @@ IMAGE_SIZE_MIB = 8192
 # then dies on their instructions): with XSAVE, dom0's register state was corrupted once a guest
 # shared the emulated CPU (sshd signatures failed, daemons crashed, the node got fenced).
 CPU = 'max,xsave=off,avx=off,avx2=off,fma=off,f16c=off,vaes=off,vpclmulqdq=off'
-# The guests' Debian: everything the service catalogue needs, installed natively at build time, so
-# a guest only has to be configured (installing inside nested TCG guests would take hours).
-GUEST_PACKAGES = [
-    'linux-image-amd64', 'systemd-sysv', 'udev', 'openssh-server', 'python3', 'iproute2', 'ifupdown', 'kmod',
-    'procps', 'e2fsprogs', 'isc-dhcp-server', 'apache2', 'icecast2', 'sox', 'opus-tools', 'xrdp', 'xorgxrdp',
-    'xterm', 'bzflag-server', 'ssl-cert', 'xenstore-utils',
-]
-GUEST_FS_MIB = 1536
-GUEST_SERVICE_UNITS = ['isc-dhcp-server', 'apache2', 'icecast2', 'xrdp', 'xrdp-sesman', 'bzflag']
-# Loaded by the guests' initramfs, not left to udev: on a busy node udev bound the network frontend
-# of a guest that booted after a failover only 18 min after its start (its vif in state 1,
-# Initialising, every service unreachable), while the disk frontend, loaded here, had connected.
-GUEST_INITRAMFS_MODULES = ['xen-blkfront', 'xen-netfront', 'ext4']
-# Units that have nothing to do in a guest and only take its CPU while it boots: e2scrub checks
-# ext4 volumes on LVM, and the guests' root is a plain disk (e2scrub_reap still ran 13 min 54 s into a boot).
-GUEST_MASKED_UNITS = ['e2scrub_reap.service', 'e2scrub_all.timer']
-# Driver trees a PVH guest never loads; dropping them keeps the golden image small.
-GUEST_UNUSED_MODULES = ['drivers/gpu', 'drivers/media', 'drivers/net/wireless', 'drivers/net/ethernet',
-                        'drivers/infiniband', 'drivers/scsi', 'drivers/staging', 'drivers/usb', 'drivers/bluetooth',
-                        'drivers/iio', 'drivers/hid', 'drivers/input', 'drivers/isdn', 'drivers/mtd',
-                        'drivers/net/can', 'drivers/platform', 'sound', 'net/wireless', 'net/mac80211',
-                        'net/bluetooth']
 CLUSTER_NET = '10.0.0'
 CLIENT_ADDRESS = CLUSTER_NET + '.254'
 NETNS = 'xenha-lab-client'
@@ -327,102 +305,9 @@ def cmd_image(args):
     return out(changed=True, image=image, seconds=round(time.monotonic() - started, 1))
 
 
-def guest_image_inputs(mirror):
-    recipe = inspect.getsource(build_guest_rootfs)
-    inputs = [mirror, SUITE, GUEST_PACKAGES, GUEST_FS_MIB, GUEST_UNUSED_MODULES, GUEST_SERVICE_UNITS,
-              GUEST_INITRAMFS_MODULES, GUEST_MASKED_UNITS]
-    digest = hashlib.sha256(recipe.encode() + json.dumps(inputs).encode()).hexdigest()
-    return digest[:12]
-
-
-def build_guest_rootfs(root, mirror, security_mirror, cache):
-    """Debian for PVH guests: booted with the kernel and initrd handed out next to the image,
-    root on xvda, swap on xvdb, console on hvc0. No keys and no passwords: the guests role gives
-    each guest its identity (hostname, address, host key, authorised key) before its first boot."""
-    os.makedirs(cache, exist_ok=True)
-    run(['debootstrap', '--variant=minbase', '--cache-dir=' + cache, SUITE, root, mirror], stdout=subprocess.DEVNULL)
-    write(os.path.join(root, 'etc/apt/sources.list'),
-          'deb %s %s main\ndeb %s %s-updates main\ndeb %s %s-security main\n'
-          % (mirror, SUITE, mirror, SUITE, security_mirror, SUITE))
-    write(os.path.join(root, 'usr/sbin/policy-rc.d'), '#!/bin/sh\nexit 101\n', 0o755)
-    write(os.path.join(root, 'etc/initramfs-tools/conf.d/xenha-guest'), 'MODULES=list\n')
-    write(os.path.join(root, 'etc/initramfs-tools/modules'), ''.join(m + '\n' for m in GUEST_INITRAMFS_MODULES))
-    # /run is 10% of RAM by default: 8 MB in a 128 MB guest, less than systemd's 16 MB reload margin.
-    write(os.path.join(root, 'etc/initramfs-tools/conf.d/xenha-run-size'), 'RUNSIZE=32M\n')
-    run(['mount', '-t', 'proc', 'proc', os.path.join(root, 'proc')])
-    try:
-        chroot(root, 'apt-get update -q && apt-get install -y -q --no-install-recommends %s' % ' '.join(GUEST_PACKAGES))
-        chroot(root, 'apt-get clean')
-        kernel = sorted(n for n in os.listdir(os.path.join(root, 'boot')) if n.startswith('vmlinuz-'))[-1]
-        version = kernel[len('vmlinuz-'):]
-        for tree in GUEST_UNUSED_MODULES:
-            shutil.rmtree(os.path.join(root, 'lib/modules', version, 'kernel', tree), ignore_errors=True)
-        chroot(root, 'depmod %s && update-initramfs -u -k %s' % (version, version))
-    finally:
-        run(['umount', os.path.join(root, 'proc')])
-    os.unlink(os.path.join(root, 'usr/sbin/policy-rc.d'))
-    # Installed for the catalogue, off until the guests role declares them for a guest.
-    chroot(root, 'systemctl disable %s' % ' '.join(GUEST_SERVICE_UNITS))
-    chroot(root, 'systemctl mask %s' % ' '.join(GUEST_MASKED_UNITS))
-    write(os.path.join(root, 'etc/fstab'), '/dev/xvda / ext4 errors=remount-ro 0 1\n/dev/xvdb none swap sw 0 0\n')
-    write(os.path.join(root, 'etc/network/interfaces'),
-          'source /etc/network/interfaces.d/*\nauto lo\niface lo inet loopback\n')
-    write(os.path.join(root, 'etc/ssh/sshd_config.d/xenha-guest.conf'),
-          'HostKey /etc/ssh/ssh_host_ed25519_key\nPasswordAuthentication no\nPermitRootLogin prohibit-password\n')
-    for name in os.listdir(os.path.join(root, 'etc/ssh')):
-        if name.startswith('ssh_host_'):
-            os.unlink(os.path.join(root, 'etc/ssh', name))
-    # Made at install time, so the same in every copy: the guests role makes fresh ones per guest.
-    for path in ('etc/ssl/private/ssl-cert-snakeoil.key', 'etc/ssl/certs/ssl-cert-snakeoil.pem',
-                 'etc/xrdp/rsakeys.ini'):
-        if os.path.lexists(os.path.join(root, path)):
-            os.unlink(os.path.join(root, path))
-    write(os.path.join(root, 'etc/machine-id'), '')
-    if os.path.exists(os.path.join(root, 'var/lib/dbus/machine-id')):
-        os.unlink(os.path.join(root, 'var/lib/dbus/machine-id'))
-    return version
-
-
-def cmd_guest_image(args):
-    """A golden guest image: a gzipped ext4 filesystem plus the kernel and initrd to boot it."""
-    images = os.path.join(args.dir, 'cache', 'guest-images')
-    os.makedirs(images, exist_ok=True)
-    target = os.path.join(images, 'debian-%s' % guest_image_inputs(args.mirror))
-    result_file = os.path.join(target, 'image.json')
-    if os.path.exists(result_file):
-        with open(result_file) as handle:
-            return out(changed=False, **json.load(handle))
-    started = time.monotonic()
-    workdir = tempfile.mkdtemp(prefix='build-', dir=images)
-    try:
-        root = os.path.join(workdir, 'rootfs')
-        version = build_guest_rootfs(root, args.mirror, args.security_mirror, os.path.join(args.dir, 'cache', 'debs'))
-        built = os.path.join(workdir, 'out')
-        os.makedirs(built)
-        shutil.copy(os.path.join(root, 'boot', 'vmlinuz-' + version), os.path.join(built, 'vmlinuz'))
-        shutil.copy(os.path.join(root, 'boot', 'initrd.img-' + version), os.path.join(built, 'initrd.img'))
-        fs = os.path.join(workdir, 'rootfs.img')
-        with open(fs, 'wb') as handle:
-            handle.truncate(GUEST_FS_MIB * 1024 * 1024)
-        run(['mkfs.ext4', '-q', '-F', '-L', 'guestroot', '-d', root, fs])
-        with open(os.path.join(built, 'rootfs.img.gz'), 'wb') as handle:
-            run(['gzip', '-1', '-c', fs], stdout=handle)
-        digest = hashlib.sha256()
-        with open(os.path.join(built, 'rootfs.img.gz'), 'rb') as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b''):
-                digest.update(chunk)
-        info = {'rootfs': os.path.join(target, 'rootfs.img.gz'), 'kernel': os.path.join(target, 'vmlinuz'),
-                'initrd': os.path.join(target, 'initrd.img'), 'kernel_version': version,
-                'rootfs_mib': GUEST_FS_MIB, 'id': digest.hexdigest()[:16]}
-        write(os.path.join(built, 'image.json'), json.dumps(info, indent=1) + '\n')
-        shutil.rmtree(target, ignore_errors=True)
-        os.rename(built, target)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    for name in os.listdir(images):  # older builds
-        if name.startswith('debian-') and os.path.join(images, name) != target:
-            shutil.rmtree(os.path.join(images, name), ignore_errors=True)
-    return out(changed=True, seconds=round(time.monotonic() - started, 1), **info)
+def cmd_mirrors(args):
+    """The controller's Debian mirrors, for the guests' image (the guest_image role builds it)."""
+    return out(changed=False, main=args.mirror, security=args.security_mirror)
 
 
 # ---------------------------------------------------------------- nodes
@@ -1038,9 +923,9 @@ def main(argv=None):
     image.add_argument('--flavour', choices=['plain', 'preloaded'], default='preloaded')
     image.add_argument('--mirror', help="Debian mirror (default: the controller's own apt source)")
     image.add_argument('--security-mirror', help="Debian security mirror (default: the controller's)")
-    guest_image = sub.add_parser('guest-image', help='build (or reuse) the golden guest image')
-    guest_image.add_argument('--mirror', help="Debian mirror (default: the controller's own apt source)")
-    guest_image.add_argument('--security-mirror', help="Debian security mirror (default: the controller's)")
+    mirrors = sub.add_parser('mirrors', help="the controller's Debian mirrors, as the images use them")
+    mirrors.add_argument('--mirror', help="Debian mirror (default: the controller's own apt source)")
+    mirrors.add_argument('--security-mirror', help="Debian security mirror (default: the controller's)")
     up = sub.add_parser('up', help='start the lab')
     up.add_argument('--image', required=True)
     up.add_argument('--flavour', default='preloaded')
@@ -1078,18 +963,18 @@ def main(argv=None):
     global _RESULT
     _RESULT = os.fdopen(os.dup(1), 'w')
     os.dup2(2, 1)
-    if os.geteuid() != 0 and args.command in ('image', 'guest-image', 'up', 'down'):
+    if os.geteuid() != 0 and args.command in ('image', 'up', 'down'):
         parser.error('the lab needs root (debootstrap, chroot, network namespaces)')
     args.dir = os.path.abspath(args.dir)
     if getattr(args, 'image', None):
         args.image = os.path.abspath(args.image)
-    if args.command in ('image', 'guest-image'):
+    if args.command in ('image', 'mirrors'):
         found = host_mirrors()
         args.mirror = args.mirror or found.get('main')
         args.security_mirror = args.security_mirror or found.get('security')
         if not args.mirror or not args.security_mirror:
             parser.error('no Debian mirror found in /etc/apt; give --mirror and --security-mirror')
-    return {'image': cmd_image, 'guest-image': cmd_guest_image, 'up': cmd_up, 'down': cmd_down, 'status': cmd_status, 'bmc': cmd_bmc,
+    return {'image': cmd_image, 'mirrors': cmd_mirrors, 'up': cmd_up, 'down': cmd_down, 'status': cmd_status, 'bmc': cmd_bmc,
             'power': cmd_power, 'cpus': cmd_cpus, 'link': cmd_link, 'apt-cache': cmd_apt_cache}[args.command](args)
 
 

@@ -82,8 +82,8 @@ XL_LIST = ('Name                                        ID   Mem VCPUs\tState\tT
 def report(node, address_on=None, disk='8589934592', xl_info='', xl_list='', meminfo_kib=2048 * 1024, bmc=None):
     addresses = '1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever\n'
     if address_on:
-        addresses += '3: %s    inet %s/24 brd 10.0.0.255 scope global %s\n' % (address_on, NODE_VARS[node]['cluster_ip'],
-                                                                             address_on)
+        addresses += '3: %s    inet %s/24 brd 10.0.0.255 scope global %s\n' % (
+            address_on, NODE_VARS[node]['cluster_ip'], address_on)
     return {'addresses': addresses, 'links': LINKS, 'disk_bytes': disk + '\n' if disk else '', 'portal': '',
             'xl_info': xl_info, 'xl_list': xl_list, 'meminfo': 'MemTotal:       %d kB\n' % meminfo_kib,
             'dom0_mib': 1024, 'bmc': bmc or {'peer': 'node2' if node == 'node1' else 'node1', 'rc': 0, 'stderr': '',
