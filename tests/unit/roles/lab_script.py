@@ -1,8 +1,10 @@
 """Roles' scripts (roles/<role>/files/*, not package modules), loaded as modules for unit tests."""
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
+import sys
 from importlib.machinery import SourceFileLoader
 
 ROLES = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'roles')
@@ -16,5 +18,9 @@ def load_role_script(role, name):
     return module
 
 
-def load_labctl():
-    return load_role_script('lab', 'labctl.py')
+def lab_part(name):
+    """One part of the lab's package (roles/lab/files/xenha_lab/NAME.py), imported as labctl.py imports it."""
+    files = os.path.join(ROLES, 'lab', 'files')
+    if files not in sys.path:
+        sys.path.insert(0, files)
+    return importlib.import_module('xenha_lab.' + name)

@@ -1,4 +1,4 @@
-"""The lab's apt cache (labctl.py apt-cache) against a stand-in mirror on loopback: package files are
+"""The lab's apt cache (aptcache.py apt-cache) against a stand-in mirror on loopback: package files are
 fetched once and then served from the cache, indexes always come from the mirror, other hosts are refused."""
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import urllib.request
 
 import pytest
 
-from lab_script import load_labctl
+from lab_script import lab_part
 
-labctl = load_labctl()
+aptcache = lab_part('aptcache')
 
 
 class Mirror(http.server.BaseHTTPRequestHandler):
@@ -46,7 +46,7 @@ def serve(server):
 def lab_cache(tmp_path):
     Mirror.requests, Mirror.release = [], b'Suite: bookworm\n'
     mirror = serve(http.server.ThreadingHTTPServer(('127.0.0.1', 0), Mirror))
-    cache = serve(labctl.apt_cache_server(str(tmp_path), 0, ['127.0.0.1']))
+    cache = serve(aptcache.apt_cache_server(str(tmp_path), 0, ['127.0.0.1']))
     proxy = urllib.request.ProxyHandler({'http': 'http://127.0.0.1:%d' % cache.server_address[1]})
     yield urllib.request.build_opener(proxy), 'http://127.0.0.1:%d' % mirror.server_address[1], tmp_path, cache
     cache.shutdown()
@@ -86,8 +86,8 @@ def test_other_hosts_are_refused(lab_cache):
 
 
 def test_only_published_package_files_are_cached():
-    assert labctl.cached_name('http://deb.debian.org/debian/pool/main/a/apt/apt_2.6.1_amd64.deb') == \
+    assert aptcache.cached_name('http://deb.debian.org/debian/pool/main/a/apt/apt_2.6.1_amd64.deb') == \
         os.path.join('deb.debian.org', 'debian', 'pool', 'main', 'a', 'apt', 'apt_2.6.1_amd64.deb')
-    assert labctl.cached_name('http://deb.debian.org/debian/dists/bookworm/main/binary-amd64/Packages.xz') is None
-    assert labctl.cached_name('http://deb.debian.org/debian/pool/../../etc/passwd.deb') is None
-    assert labctl.cached_name('https://deb.debian.org/debian/pool/main/a/apt/apt_2.6.1_amd64.deb') is None
+    assert aptcache.cached_name('http://deb.debian.org/debian/dists/bookworm/main/binary-amd64/Packages.xz') is None
+    assert aptcache.cached_name('http://deb.debian.org/debian/pool/../../etc/passwd.deb') is None
+    assert aptcache.cached_name('https://deb.debian.org/debian/pool/main/a/apt/apt_2.6.1_amd64.deb') is None

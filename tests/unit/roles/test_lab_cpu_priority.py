@@ -4,19 +4,19 @@ from __future__ import annotations
 import os
 import threading
 
-from lab_script import load_labctl
+from lab_script import lab_part
 
-labctl = load_labctl()
+nodes = lab_part('nodes')
 
 
 def test_every_cpu_but_the_first_is_the_guests_in_any_order():
     cpus = [{'cpu-index': 2, 'thread-id': 302}, {'cpu-index': 0, 'thread-id': 300},
             {'cpu-index': 1, 'thread-id': 301}]
-    assert labctl.guest_cpu_threads(cpus) == [301, 302]
+    assert nodes.guest_cpu_threads(cpus) == [301, 302]
 
 
 def test_a_one_cpu_node_has_no_guest_cpu():
-    assert labctl.guest_cpu_threads([{'cpu-index': 0, 'thread-id': 300}]) == []
+    assert nodes.guest_cpu_threads([{'cpu-index': 0, 'thread-id': 300}]) == []
 
 
 def test_nice_is_set_on_that_thread_alone():
@@ -36,10 +36,10 @@ def test_nice_is_set_on_that_thread_alone():
         # QEMU names its vCPU threads like this; a ')' in the name must not shift the fields read after it.
         with open('/proc/%d/task/%d/comm' % (pid, found['tid']), 'w', encoding='ascii') as handle:
             handle.write('CPU 1/TCG) x')
-        before = labctl.thread_nice(pid, pid)
-        labctl.set_thread_nice([found['tid']], min(before + 7, 19))
-        assert labctl.thread_nice(pid, found['tid']) == min(before + 7, 19)
-        assert labctl.thread_nice(pid, pid) == before
+        before = nodes.thread_nice(pid, pid)
+        nodes.set_thread_nice([found['tid']], min(before + 7, 19))
+        assert nodes.thread_nice(pid, found['tid']) == min(before + 7, 19)
+        assert nodes.thread_nice(pid, pid) == before
     finally:
         done.set()
         thread.join()

@@ -3,16 +3,16 @@ from __future__ import annotations
 
 import os
 
-from lab_script import load_labctl
+from lab_script import lab_part
 
-labctl = load_labctl()
+nodes = lab_part('nodes')
 NODE = {'name': 'node1', 'index': 1, 'ssh_port': 22101, 'bmc_port': 6231, 'cluster_ip': '10.0.0.1'}
 
 
 def argv(tmp_path, **config):
     os.makedirs(tmp_path / 'nodes' / 'node1' / 'fw')
     (tmp_path / 'nodes' / 'node1' / 'fw' / 'hostname').write_text('node1\n')
-    return labctl.qemu_argv(str(tmp_path), dict({'memory_mib': 2048, 'vcpus': 1}, **config), NODE)
+    return nodes.qemu_argv(str(tmp_path), dict({'memory_mib': 2048, 'vcpus': 1}, **config), NODE)
 
 
 def test_virtio_transport_attaches_the_shared_disk_to_the_node(tmp_path):

@@ -5,16 +5,16 @@ import shutil
 import subprocess
 
 import pytest
-from lab_script import load_labctl
+from lab_script import lab_part
 
-labctl = load_labctl()
+lab = lab_part('lab')
 NODES = [{'name': 'node1', 'ssh_port': 22101}, {'name': 'node2', 'ssh_port': 22102}]
 
 
 @pytest.mark.skipif(shutil.which('ssh') is None, reason='needs the OpenSSH client to read the file')
 def test_openssh_resolves_each_node_to_its_forwarded_port(tmp_path):
     config = tmp_path / 'ssh_config'
-    config.write_text(labctl.ssh_config(str(tmp_path), NODES))
+    config.write_text(lab.ssh_config(str(tmp_path), NODES))
     resolved = {}
     for node in NODES:
         out = subprocess.run(['ssh', '-G', '-F', str(config), node['name']], capture_output=True, text=True,

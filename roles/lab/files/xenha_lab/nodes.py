@@ -1,0 +1,198 @@
+# Copyright: xenha.datacenter contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The nodes: their QEMU command line, QMP, power, the host priority of their emulated CPUs, their cluster link."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+
+from xenha_lab.common import out, pid_alive, run
+
+
+# No XSAVE, hence none of the AVX family (QEMU keeps advertising those without XSAVE, and the kernel
+# then dies on their instructions): with XSAVE, dom0's register state was corrupted once a guest
+# shared the emulated CPU (sshd signatures failed, daemons crashed, the node got fenced).
+CPU = 'max,xsave=off,avx=off,avx2=off,fma=off,f16c=off,vaes=off,vpclmulqdq=off'
+
+
+def config_path(lab):
+    return os.path.join(lab, 'lab.json')
+
+
+def load_config(lab):
+    with open(config_path(lab), encoding='utf-8') as handle:
+        return json.load(handle)
+
+
+def node_dir(lab, name):
+    return os.path.join(lab, 'nodes', name)
+
+
+def qemu_argv(lab, config, node):
+    index = node['index']
+    ndir = node_dir(lab, node['name'])
+    fw = os.path.join(ndir, 'fw')
+    argv = [
+        'qemu-system-x86_64', '-name', node['name'],
+        '-accel', 'tcg,thread=multi,tb-size=256', '-cpu', CPU,
+        '-m', str(config['memory_mib']), '-smp', str(config['vcpus']),
+        # The node's own disk boots first; the shared disk is only data.
+        '-drive', 'file=%s,if=none,id=root,format=qcow2,cache=unsafe' % os.path.join(ndir, 'disk.qcow2'),
+        '-device', 'virtio-blk-pci,drive=root,bootindex=0',
+    ]
+    if config.get('shared_disk_transport', 'virtio') == 'virtio':
+        argv += [
+            '-drive', 'file=%s,if=none,id=shared,format=raw,cache=none,file.locking=off'
+            % os.path.join(lab, 'shared.img'),
+            '-device', 'virtio-blk-pci,drive=shared,share-rw=on,serial=xenha-shared',
+        ]
+    argv += [
+        '-netdev', 'user,id=mgmt,hostfwd=tcp:127.0.0.1:%d-:22' % node['ssh_port'],
+        '-device', 'virtio-net-pci,netdev=mgmt,romfile=,mac=52:54:00:00:01:%02x' % index,
+        '-netdev', 'vde,id=cluster,sock=%s' % os.path.join(lab, 'cluster.vde'),
+        '-device', 'virtio-net-pci,netdev=cluster,romfile=,mac=52:54:00:00:02:%02x' % index,
+        '-display', 'none', '-serial', 'file:%s' % os.path.join(ndir, 'console.log'),
+        '-qmp', 'unix:%s,server=on,wait=off' % os.path.join(ndir, 'qmp.sock'),
+        '-pidfile', os.path.join(ndir, 'qemu.pid'), '-daemonize',
+    ]
+    for name in sorted(os.listdir(fw)):
+        argv += ['-fw_cfg', 'name=opt/xenha/%s,file=%s' % (name, os.path.join(fw, name))]
+    return argv
+
+
+def qmp(sock_path, command, arguments=None, timeout=5.0):
+    """One QMP command; async events in the stream are skipped."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    sock.connect(sock_path)
+    reader = sock.makefile('r', encoding='utf-8')
+
+    def reply():
+        while True:
+            line = reader.readline()
+            if not line:
+                raise ConnectionError('QMP closed')
+            message = json.loads(line)
+            if 'return' in message or 'error' in message:
+                return message
+
+    try:
+        reader.readline()  # greeting
+        sock.sendall(b'{"execute": "qmp_capabilities"}\n')
+        reply()
+        request = {'execute': command}
+        if arguments:
+            request['arguments'] = arguments
+        sock.sendall(json.dumps(request).encode() + b'\n')
+        try:
+            return reply()
+        except ConnectionError:
+            if command == 'quit':
+                return {'return': {}}
+            raise
+    finally:
+        reader.close()
+        sock.close()
+
+
+def guest_cpu_threads(cpus):
+    """Host thread ids of a node's emulated CPUs after the first (QMP query-cpus-fast). The first CPU is
+    dom0's own (dom0_vcpus_pin, one dom0 vCPU); the guests run on the others (guests_cpuset)."""
+    return [cpu['thread-id'] for cpu in sorted(cpus, key=lambda cpu: cpu['cpu-index']) if cpu['cpu-index'] > 0]
+
+
+def thread_nice(pid, tid):
+    """A host thread's nice, from /proc (field 19 of stat; the command name before it may hold spaces)."""
+    with open('/proc/%d/task/%d/stat' % (pid, tid), encoding='ascii') as handle:
+        return int(handle.read().rsplit(')', 1)[1].split()[16])
+
+
+def set_thread_nice(thread_ids, nice):
+    """On real hardware dom0's CPU is its own; here every emulated CPU is a host thread sharing two cores, and
+    a busy guest took host time from dom0 until Pacemaker's daemons stopped answering. A higher host nice on
+    the guests' CPUs hands dom0's CPU the host first, as a dedicated core would."""
+    for tid in thread_ids:
+        os.setpriority(os.PRIO_PROCESS, tid, nice)
+
+
+class Node:
+    """Power control of one node, shared by the BMC and the lab commands."""
+
+    def __init__(self, lab, name):
+        self.lab = lab
+        self.config = load_config(lab)
+        self.node = next(n for n in self.config['nodes'] if n['name'] == name)
+        self.dir = node_dir(lab, name)
+        self.pidfile = os.path.join(self.dir, 'qemu.pid')
+        self.qmp_sock = os.path.join(self.dir, 'qmp.sock')
+
+    def is_on(self):
+        return bool(pid_alive(self.pidfile))
+
+    def power_on(self):
+        if self.is_on():
+            return False
+        run(qemu_argv(self.lab, self.config, self.node), stdout=subprocess.DEVNULL)
+        nice = self.config.get('guest_cpu_nice', 0)
+        if nice:
+            set_thread_nice(guest_cpu_threads(qmp(self.qmp_sock, 'query-cpus-fast')['return']), nice)
+        return True
+
+    def power_off(self, grace=3.0):
+        """Hard power off, like pulling the plug: QMP quit, SIGKILL if QEMU lingers."""
+        pid = pid_alive(self.pidfile)
+        if not pid:
+            return False
+        try:
+            qmp(self.qmp_sock, 'quit')
+        except OSError:
+            pass
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and pid_alive(self.pidfile):
+            time.sleep(0.05)
+        if pid_alive(self.pidfile):
+            os.kill(pid, signal.SIGKILL)
+            time.sleep(0.2)
+        if os.path.exists(self.pidfile):
+            os.unlink(self.pidfile)
+        return True
+
+    def reset(self):
+        qmp(self.qmp_sock, 'system_reset')
+
+    def soft_off(self):
+        qmp(self.qmp_sock, 'system_powerdown')
+
+    def set_link(self, up):
+        qmp(self.qmp_sock, 'set_link', {'name': 'cluster', 'up': bool(up)})
+
+
+def cmd_power(args):
+    node = Node(args.dir, args.node)
+    action = {'on': node.power_on, 'off': node.power_off}.get(args.action)
+    if action:
+        return out(changed=action())
+    if args.action == 'reset':
+        node.reset()
+        return out(changed=True)
+    return out(changed=False, power='on' if node.is_on() else 'off')
+
+
+def cmd_cpus(args):
+    """Each emulated CPU of a running node: its host thread and that thread's nice."""
+    node = Node(args.dir, args.node)
+    pid = pid_alive(node.pidfile)
+    if not pid:
+        raise SystemExit('labctl: %s is powered off' % args.node)
+    cpus = sorted(qmp(node.qmp_sock, 'query-cpus-fast')['return'], key=lambda cpu: cpu['cpu-index'])
+    return out(changed=False, cpus=[{'index': cpu['cpu-index'], 'thread': cpu['thread-id'],
+                                     'nice': thread_nice(pid, cpu['thread-id'])} for cpu in cpus])
+
+
+def cmd_link(args):
+    Node(args.dir, args.node).set_link(args.state == 'up')
+    return out(changed=True)

@@ -1,0 +1,171 @@
+"""The lab's parts (roles/lab/files/xenha_lab) one by one, on this machine, without booting a node: processes,
+the QMP client against a stand-in QEMU, a node's hard power-off, the image recipe, the lab's files, the iSCSI
+target's programs and the command line."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+
+import pytest
+from lab_script import ROLES, lab_part
+
+common = lab_part('common')
+images = lab_part('images')
+nodes = lab_part('nodes')
+network = lab_part('network')
+san = lab_part('san')
+lab = lab_part('lab')
+LABCTL = os.path.join(ROLES, 'lab', 'files', 'labctl.py')
+
+
+def sleeper(tmp_path, name='sleeper.pid'):
+    pidfile = str(tmp_path / name)
+    assert common.start_daemon(pidfile, ['sleep', '60'], str(tmp_path / 'sleeper.log'))
+    return pidfile
+
+
+def test_a_daemon_is_started_once_and_stopped(tmp_path):
+    pidfile = sleeper(tmp_path)
+    assert common.pid_alive(pidfile)
+    assert not common.start_daemon(pidfile, ['sleep', '60'], str(tmp_path / 'sleeper.log'))
+    assert common.stop_pid(pidfile) and not os.path.exists(pidfile)
+    assert not common.stop_pid(pidfile)
+
+
+def fake_qemu(path, replies):
+    """A QMP server for one connection: greeting, capabilities, then an event before each reply."""
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(1)
+    seen = []
+
+    def serve():
+        conn = server.accept()[0]
+        stream = conn.makefile('rw', encoding='utf-8')
+        stream.write(json.dumps({'QMP': {'version': {}}}) + '\n')
+        stream.flush()
+        for reply in [{'return': {}}] + replies:
+            seen.append(json.loads(stream.readline()))
+            stream.write(json.dumps({'event': 'NIC_RX_FILTER_CHANGED', 'data': {}}) + '\n')
+            stream.write(json.dumps(reply) + '\n')
+            stream.flush()
+        conn.close()
+        server.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return seen, thread
+
+
+def test_qmp_negotiates_skips_events_and_returns_the_reply(tmp_path):
+    path = str(tmp_path / 'qmp.sock')
+    seen, thread = fake_qemu(path, [{'return': [{'cpu-index': 0, 'thread-id': 7}]}])
+    assert nodes.qmp(path, 'query-cpus-fast') == {'return': [{'cpu-index': 0, 'thread-id': 7}]}
+    thread.join(5)
+    assert seen == [{'execute': 'qmp_capabilities'}, {'execute': 'query-cpus-fast'}]
+
+
+def test_qmp_passes_arguments(tmp_path):
+    path = str(tmp_path / 'qmp.sock')
+    seen, thread = fake_qemu(path, [{'return': {}}])
+    nodes.qmp(path, 'set_link', {'name': 'cluster', 'up': False})
+    thread.join(5)
+    assert seen[1] == {'execute': 'set_link', 'arguments': {'name': 'cluster', 'up': False}}
+
+
+def write_config(lab_dir, **config):
+    os.makedirs(os.path.join(lab_dir, 'nodes', 'node1'), exist_ok=True)
+    config = dict({'nodes': [{'name': 'node1', 'index': 1, 'ssh_port': 22101, 'bmc_port': 6231,
+                              'cluster_ip': '10.0.0.1'}], 'memory_mib': 2048, 'vcpus': 2}, **config)
+    with open(os.path.join(lab_dir, 'lab.json'), 'w', encoding='utf-8') as handle:
+        json.dump(config, handle)
+
+
+def test_a_hard_power_off_kills_a_qemu_that_does_not_answer_qmp(tmp_path):
+    write_config(str(tmp_path))
+    node = nodes.Node(str(tmp_path), 'node1')
+    common.start_daemon(node.pidfile, ['sleep', '60'], str(tmp_path / 'qemu.log'))
+    assert node.is_on()
+    assert node.power_off(grace=0.2)  # no QMP socket: the plug is pulled (SIGKILL)
+    assert not node.is_on() and not os.path.exists(node.pidfile)
+    assert not node.power_off()
+
+
+def test_the_image_recipe_names_the_image():
+    before = images.image_inputs('preloaded', 'http://deb.example/debian')
+    assert images.image_inputs('plain', 'http://deb.example/debian') != before
+    assert images.image_inputs('preloaded', 'http://other.example/debian') != before
+    assert images.image_inputs('preloaded', 'http://deb.example/debian') == before
+
+
+def test_the_controller_s_mirrors_are_found_in_deb822_and_one_line_sources(tmp_path, monkeypatch):
+    sources = tmp_path / 'sources.list.d'
+    sources.mkdir()
+    (sources / 'debian.sources').write_text('Types: deb\nURIs: http://mirror.example/debian\n'
+                                            'Suites: bookworm bookworm-updates\nComponents: main\n\n'
+                                            'Types: deb\nURIs: http://mirror.example/debian-security\n'
+                                            'Suites: bookworm-security\nComponents: main\n')
+    real_isdir, real_listdir, real_open = os.path.isdir, os.listdir, open
+    monkeypatch.setattr(images.os.path, 'isdir', lambda p: True if p == '/etc/apt/sources.list.d' else real_isdir(p))
+    monkeypatch.setattr(images.os, 'listdir',
+                        lambda p: real_listdir(str(sources)) if p == '/etc/apt/sources.list.d' else real_listdir(p))
+
+    def fake_open(path, *args, **kwargs):
+        if path == '/etc/apt/sources.list':
+            raise FileNotFoundError(path)
+        if path.startswith('/etc/apt/sources.list.d/'):
+            path = str(sources / os.path.basename(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr('builtins.open', fake_open)
+    assert images.host_mirrors() == {'main': 'http://mirror.example/debian',
+                                     'security': 'http://mirror.example/debian-security'}
+
+
+@pytest.mark.skipif(not all(os.path.exists('/usr/bin/' + p) for p in ('ssh-keygen', 'qemu-img')),
+                    reason='ssh-keygen and qemu-img make the lab files; `make test` installs both')
+def test_the_lab_s_files_are_written_once(tmp_path):
+    image = tmp_path / 'node.img'
+    image.write_bytes(b'\0' * 1024 * 1024)
+    args = type('Args', (), dict(dir=str(tmp_path / 'lab'), nodes=2, memory=2048, vcpus=2, flavour='preloaded',
+                                 image=str(image), shared_disk=16, shared_disk_transport='virtio', apt_cache_port=0,
+                                 guest_cpu_nice=10, ssh_base_port=22100, bmc_base_port=6230))
+    assert lab.prepare(args)
+    config = nodes.load_config(args.dir)
+    assert [n['cluster_ip'] for n in config['nodes']] == ['10.0.0.1', '10.0.0.2']
+    assert oct(os.stat(os.path.join(args.dir, 'secrets', 'bmc-password')).st_mode & 0o777) == '0o600'
+    with open(os.path.join(args.dir, 'nodes', 'node2', 'fw', 'hosts'), encoding='utf-8') as handle:
+        assert '10.0.0.2 node2' in handle.read()
+    assert not lab.prepare(args)   # a second run changes nothing
+    args.memory = 4096
+    assert lab.prepare(args)       # new settings are written while the lab is down
+
+
+def test_the_iscsi_target_programs_are_the_host_s_or_the_lab_s_cached_copy(tmp_path):
+    cached = tmp_path / 'cache' / 'tgt' / 'usr' / 'sbin'
+    cached.mkdir(parents=True)
+    (cached / 'tgtd').write_text('')
+    (cached / 'tgtadm').write_text('')
+    tgtd, tgtadm = san.tgt_programs(str(tmp_path))
+    if os.path.exists('/usr/sbin/tgtd') and os.path.exists('/usr/sbin/tgtadm'):
+        assert (tgtd, tgtadm) == ('/usr/sbin/tgtd', '/usr/sbin/tgtadm')
+    else:
+        assert (tgtd, tgtadm) == (str(cached / 'tgtd'), str(cached / 'tgtadm'))
+
+
+def test_the_lab_s_namespaces_are_named_apart():
+    assert network.NETNS != san.SAN_NETNS and network.CLIENT_ADDRESS != san.SAN_ADDRESS
+    assert network.netns_exists('xenha-lab-no-such-namespace') is False
+
+
+def test_the_command_prints_one_json_result_and_sends_the_rest_to_stderr(tmp_path):
+    done = subprocess.run([sys.executable, LABCTL, '--dir', str(tmp_path), 'mirrors', '--mirror', 'http://m.example/d',
+                           '--security-mirror', 'http://m.example/s'], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {'changed': False, 'main': 'http://m.example/d', 'security': 'http://m.example/s'}
+    refused = subprocess.run([sys.executable, LABCTL, 'status'], capture_output=True, text=True, check=False)
+    assert refused.returncode == 2 and '--dir' in refused.stderr
