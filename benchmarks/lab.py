@@ -8,24 +8,21 @@ Runs as root; takes the lab down at the start and leaves it down at the end.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LABCTL = os.path.join(ROOT, 'roles', 'lab', 'files', 'labctl.py')
-LAB_DIR = os.environ.get('XENHA_LAB_DIR') or os.path.join(ROOT, 'lab-state')
+from labtools import LAB_DIR, labctl as lab_command
 
 
 def labctl(*args):
+    """labctl.py's result and the seconds it took."""
     started = time.monotonic()
-    proc = subprocess.run([sys.executable, LABCTL, '--dir', LAB_DIR] + list(args), capture_output=True, text=True,
-                          check=False)
-    if proc.returncode != 0:
-        raise SystemExit('labctl %s failed:\n%s' % (' '.join(args), proc.stderr[-2000:]))
-    return json.loads(proc.stdout.strip().splitlines()[-1]), time.monotonic() - started
+    try:
+        result = lab_command(*args)
+    except RuntimeError as error:
+        raise SystemExit(str(error)) from error
+    return result, time.monotonic() - started
 
 
 def qemu_pids():

@@ -5,14 +5,9 @@ import os
 import re
 import time
 
-from lab_nodes import LAB_DIR, MEMBERS, node, node_hosts
+from labtools import LAB_DIR, MEMBERS, console_tail, node, node_hosts, online
 
 testinfra_hosts = node_hosts(MEMBERS)
-
-
-def online(host):
-    xml = host.check_output('crm_mon --one-shot --output-as=xml')
-    return sorted(re.findall(r'<node name="([^"]+)"[^>]* online="true"', xml))
 
 
 def test_all_members_online_with_quorum(host):
@@ -54,12 +49,6 @@ def test_a_split_of_the_two_members_has_one_survivor(host):
 
 
 EVENT_LOG = '/var/log/pacemaker/cluster-events.log'
-
-
-def console_tail(name, lines=40):
-    """The end of a lab node's serial console, which shows where a boot stopped."""
-    with open(os.path.join(LAB_DIR, 'nodes', name, 'console.log'), encoding='utf-8', errors='replace') as handle:
-        return ''.join(handle.readlines()[-lines:])
 
 
 def test_the_event_log_is_pacemakers_alert(host):

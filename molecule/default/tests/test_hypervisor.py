@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import shlex
 
-from lab_nodes import MEMBERS, node_hosts
+from labtools import MEMBERS, node_hosts
 
 testinfra_hosts = node_hosts(MEMBERS)
 

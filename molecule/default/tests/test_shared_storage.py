@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from lab_nodes import MEMBERS, node, node_hosts
+from labtools import MEMBERS, node, node_hosts
 
 testinfra_hosts = node_hosts(MEMBERS)
 VG = 'vg_guests'

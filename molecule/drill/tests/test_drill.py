@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import os
 
-from lab import GUESTS, LAB_DIR
+from labtools import GUESTS, LAB_DIR
 
 testinfra_hosts = ['node1']
 REPORT = os.path.join(LAB_DIR, 'drill', 'report.json')

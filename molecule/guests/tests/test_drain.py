@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from lab import GUESTS, MEMBERS, guest_placement, lab_host, run_module, wait_for
+from labtools import GUESTS, MEMBERS, guest_placement, lab_host, run_module, wait_for
 
 testinfra_hosts = ['node2']
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from lab import ModuleFailed, lab_host, probe, run_module, wait_for
+from labtools import ModuleFailed, lab_host, probe, run_module, wait_for
 
 testinfra_hosts = ['node1']
 NAME = 't0'

@@ -2,7 +2,7 @@
 from the lab's client the way a user would reach it."""
 from __future__ import annotations
 
-from lab import GUESTS, MEMBERS, all_targets, guest_placement, lab_host, probe, wait_for
+from labtools import GUESTS, MEMBERS, all_targets, guest_placement, lab_host, probe, wait_for
 
 # Cluster-wide checks run once, from node1.
 testinfra_hosts = ['node1']

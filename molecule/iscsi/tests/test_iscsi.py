@@ -1,20 +1,14 @@
 """The shared disk over iSCSI: each node logged in with CHAP, the shared VG on the LUN, back after a reboot."""
 from __future__ import annotations
 
-import os
 import time
 
-import testinfra
+from labtools import lab_host as node
 
-INVENTORY = os.path.dirname(os.environ['MOLECULE_INVENTORY_FILE'])
 TARGET = 'iqn.2026-11.lab.xenha:shared'
 PORTAL = '10.0.0.253:3260'
 LUN = '/dev/disk/by-path/ip-%s-iscsi-%s-lun-1' % (PORTAL, TARGET)
 testinfra_hosts = ['node1', 'node2']
-
-
-def node(name):
-    return testinfra.get_host('ansible://%s?force_ansible=True' % name, ansible_inventory=INVENTORY)
 
 
 def test_the_disk_comes_only_over_iscsi(host):

@@ -10,14 +10,11 @@ import sys
 import time
 
 import pytest
-from lab_nodes import LAB_DIR, node, node_hosts
+from labtools import LAB_DIR, LABCTL, node, node_hosts
 
 NODES = {'node1': ('10.0.0.1', 6231), 'node2': ('10.0.0.2', 6232)}
 # The lab inventory also lists the guests and the client; this scenario tests the nodes.
 testinfra_hosts = node_hosts(NODES)
-
-
-LABCTL = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'roles', 'lab', 'files', 'labctl.py')
 
 
 def cpu_nice(name):

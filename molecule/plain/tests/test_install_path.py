@@ -2,7 +2,7 @@
 the control) and now runs Xen 4.17 installed by the role, with libvirt's libxl driver answering."""
 from __future__ import annotations
 
-from lab_nodes import node, node_hosts
+from labtools import node, node_hosts
 
 testinfra_hosts = node_hosts(['node1'])
 

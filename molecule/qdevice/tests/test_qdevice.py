@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from quorum_lab import cut_off_until_fenced_and_back, node, online
+from labtools import cut_off_until_fenced_and_back, lab_host as node, online
 
 MEMBERS = ['node1', 'node2']
 testinfra_hosts = MEMBERS

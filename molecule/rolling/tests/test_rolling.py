@@ -7,8 +7,8 @@ import json
 import os
 
 import pytest
+from labtools import LAB_DIR
 
-LAB_DIR = os.environ.get('XENHA_LAB_DIR') or os.path.join(os.path.dirname(__file__), '..', '..', '..', 'lab-state')
 REPORT = os.path.join(LAB_DIR, 'drill', 'report.json')
 testinfra_hosts = ['node1', 'node2']
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from quorum_lab import cut_off_until_fenced_and_back, online
+from labtools import cut_off_until_fenced_and_back, online
 
 MEMBERS = ['node1', 'node2', 'node3']
 testinfra_hosts = MEMBERS

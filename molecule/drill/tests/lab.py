@@ -1,1 +1,0 @@
-../../guests/tests/lab.py

@@ -1,1 +1,0 @@
-../../qdevice/tests/quorum_lab.py
