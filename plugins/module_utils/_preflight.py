@@ -104,17 +104,26 @@ def _xl_fields(text):
     return fields
 
 
+def xen_reserve_mib(total_mib):
+    """What Xen keeps for itself (its heap, the frame table: about 1.2 % of RAM), never given to a domain."""
+    return max(32, total_mib // 64)
+
+
 def guest_capacity_mib(report):
-    """The MiB a node can give guests: under Xen, what is free plus what its guests hold now; before Xen, the
-    RAM Linux sees minus what dom0 will keep (Xen takes a little more: checked again once Xen runs)."""
+    """The MiB a node can give guests, steady whatever runs now: under Xen, its RAM minus dom0's and Xen's own
+    share; before Xen, the RAM Linux sees minus what dom0 will keep. Not Xen's free memory: that moves with
+    every guest started or moved, and memory a guest just left stays out of it while Xen scrubs it."""
     info = _xl_fields(report.get('xl_info'))
-    if 'free_memory' in info:
-        held = 0
+    if 'total_memory' in info:
+        dom0 = None
         for line in (report.get('xl_list') or '').splitlines()[1:]:
             parts = line.split()
-            if len(parts) >= 3 and parts[0] != 'Domain-0' and parts[2].isdigit():
-                held += int(parts[2])
-        return int(info['free_memory']) + held
+            if len(parts) >= 3 and parts[0] == 'Domain-0' and parts[2].isdigit():
+                dom0 = int(parts[2])
+        if dom0 is None:
+            dom0 = int(report.get('dom0_mib') or 0)
+        total = int(info['total_memory'])
+        return total - dom0 - xen_reserve_mib(total)
     for line in (report.get('meminfo') or '').splitlines():
         if line.startswith('MemTotal:'):
             return int(line.split()[1]) // 1024 - int(report.get('dom0_mib') or 0)
