@@ -12,17 +12,12 @@ import sys
 import tempfile
 import time
 
-# The imports below need the collection on sys.path: tests/conftest.py puts it there.
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'tests'))
-import conftest
-
 import libvirt
 
 from ansible_collections.xenha.datacenter.plugins.module_utils._guest import converge
 from ansible_collections.xenha.datacenter.plugins.module_utils._libvirt import Connection
 from ansible_collections.xenha.datacenter.plugins.module_utils._storage import Storage
 
-assert conftest.LINK
 
 
 def params(i, directory):

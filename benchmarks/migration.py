@@ -26,12 +26,8 @@ import time
 
 from labtools import LAB_DIR, ROOT, ansible, on_node, services_answer
 
-sys.path.insert(0, os.path.join(ROOT, 'tests'))
-import conftest  # puts the collection on sys.path
-
 from ansible_collections.xenha.datacenter.plugins.module_utils._drill import service_gaps, split_series
 
-assert conftest.LINK
 GUEST, RESOURCE, ADDRESS = 'x0', 'guest_x0', '10.0.0.10'
 # A live migration pauses the whole guest, so every TCP service sees the same gap; ssh is left out
 # because ten SSH handshakes a second would load the nested guest and distort what is measured.

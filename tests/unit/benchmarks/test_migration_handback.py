@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import os
 import subprocess
 import sys
@@ -13,22 +12,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.a
 
 
 def _import_benchmark():
-    # The benchmark imports tests/conftest.py as `conftest`; under pytest that name belongs to
-    # tests/unit/conftest.py, so lend it the right one while the benchmark loads.
-    spec = importlib.util.spec_from_file_location('conftest', os.path.join(ROOT, 'tests', 'conftest.py'))
-    lent = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(lent)
-    held = sys.modules.get('conftest')
-    sys.modules['conftest'] = lent
+    # tests/conftest.py has put the collection on sys.path, as `make`'s PYTHONPATH does for the benchmarks.
     sys.path.insert(0, os.path.join(ROOT, 'benchmarks'))
     try:
         return importlib.import_module('migration')
     finally:
         sys.path.remove(os.path.join(ROOT, 'benchmarks'))
-        if held is None:
-            del sys.modules['conftest']
-        else:
-            sys.modules['conftest'] = held
 
 
 bench = _import_benchmark()
