@@ -1,8 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: xenha.datacenter contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters that read the cluster's state (crm_mon XML); documented in guests_running_on.yml and
-cluster_problems.yml beside this file."""
+"""Filters that read the cluster's state (crm_mon XML); documented in guests_running_on.yml,
+cluster_problems.yml and cluster_failures.yml beside this file."""
 from __future__ import annotations
 
 from xml.etree.ElementTree import ParseError
@@ -34,6 +34,12 @@ def cluster_problems(crm_mon_xml, members, guests, hypervisors=None):
     return health_problems(_state(crm_mon_xml, 'cluster_problems'), members, guests, hypervisors)
 
 
+def cluster_failures(crm_mon_xml):
+    return [{'resource': f.rid, 'node': f.node, 'operation': f.task, 'status': f.status, 'reason': f.reason}
+            for f in _state(crm_mon_xml, 'cluster_failures').failures]
+
+
 class FilterModule:
     def filters(self):
-        return {'guests_running_on': guests_running_on, 'cluster_problems': cluster_problems}
+        return {'guests_running_on': guests_running_on, 'cluster_problems': cluster_problems,
+                'cluster_failures': cluster_failures}

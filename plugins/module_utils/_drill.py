@@ -7,9 +7,10 @@ guests run, and the drill's events, to availability, gaps, pass criteria and a r
 Inputs are plain records:
 - sample: {t, target, service, ok, detail}; stream chunks are samples with `bytes`;
 - placement: {t, node, running: [guests], paused: [guests]} (what `xl list` says on a node);
-- event: {t, name, kind} with kind power | migration | failover | change | note, and optional fields
+- event: {t, name, kind} with kind power | migration | failover | change | fault | note, and optional fields
   (guest, source, target, seconds) for migrations; a change is a setting rolled through the running
-  datacenter, which must restart no guest and silence no service longer than a live migration does.
+  datacenter, which must restart no guest and silence no service longer than a live migration does; a fault
+  is one injected failure (see fault_outcomes), followed by a note with the cluster's failed actions.
 Times are seconds since the epoch, all from the controller's clock.
 """
 
@@ -173,7 +174,7 @@ def _started_by_cluster(starts, guest, begin, end):
 
 
 # Kinds of drill events that disturb the services; a note only marks a moment.
-DISTURBANCES = ('power', 'migration', 'failover', 'change')
+DISTURBANCES = ('power', 'migration', 'failover', 'change', 'fault')
 
 
 def _since(event, key):
@@ -225,8 +226,9 @@ def analyse(samples, placements, events, end, budget, cluster_lines=()):
                           'fencing_s': _since(event, 'fenced_at'), 'restart_s': _since(event, 'restarted_at'),
                           'service_back_s': back})
     changes = rolling_changes(series, events, counters, end, starts)
+    faults = fault_outcomes(series, events, counters, end, starts)
     doubles = double_runs(placements)
-    failures = judge_changes(changes, migrations)
+    failures = judge_changes(changes, migrations) + judge_faults(faults, budget)
     for m in migrations:
         if m['restarted']:
             failures.append('%s %s->%s was not live: the guest restarted (%s)'
@@ -257,6 +259,7 @@ def analyse(samples, placements, events, end, budget, cluster_lines=()):
             failures.append('step failed: %s (%s)' % (event['name'], event['failed']))
     return {'passed': not failures, 'failures': failures, 'budget_s': budget, 'duration_s': round(end - start, 1),
             'phases': phases, 'migrations': migrations, 'failovers': failovers, 'changes': changes,
+            'faults': faults,
             'counters': counters,
             'double_runs': len(doubles), 'slowest_answer_s': slowest_answers(series),
             'availability': availability(series, start, end),
@@ -315,6 +318,68 @@ def judge_changes(changes, migrations):
     return failures
 
 
+def fault_outcomes(series, events, counters, end, starts=()):
+    """Per fault event ({kind: fault, restarts: [guests that may restart]}), up to the next fault or the end:
+    the guests restarted (the cluster started them, or their counter began a new boot) with what each counter
+    lost at that restart, when each service answered again, and the failed actions the cluster kept at the
+    fault's end (from a later event's `failed_actions`, each {resource, node, operation, reason}, with
+    `expected_failures`: {resource: why} for those the fault itself leaves)."""
+    outcomes = []
+    faults = [index for index, event in enumerate(events) if event.get('kind') == 'fault']
+    for position, index in enumerate(faults):
+        event = events[index]
+        window_end = events[faults[position + 1]]['t'] if position + 1 < len(faults) else end
+        restarted = {}
+        for guest, counter in counters.items():
+            for seen, lost in zip(counter['restarted_seen_at'], counter['lost_ms']):
+                if event['t'] <= seen <= window_end:
+                    restarted.setdefault(guest, {'lost_ms': [], 'cluster_started_on': []})['lost_ms'].append(lost)
+        for start in starts:
+            if event['t'] <= start['t'] <= window_end:
+                entry = restarted.setdefault(start['guest'], {'lost_ms': [], 'cluster_started_on': []})
+                entry['cluster_started_on'].append(start['node'])
+        reports = [later for later in events[index + 1:] if later['t'] <= window_end and 'failed_actions' in later]
+        failed = reports[-1]['failed_actions'] if reports else None
+        expected = reports[-1].get('expected_failures', {}) if reports else {}
+        outcomes.append({'event': event['name'], 'seconds': round(window_end - event['t'], 1),
+                         'restarts_allowed': sorted(event.get('restarts', [])),
+                         'restarted': {guest: restarted[guest] for guest in sorted(restarted)},
+                         'service_back_s': back_after(series, event['t'], window_end),
+                         'failed_actions': failed,
+                         'failed_actions_why': {action['resource']: expected[action['resource']]
+                                                for action in failed or () if action['resource'] in expected}})
+    return outcomes
+
+
+def judge_faults(outcomes, budget):
+    """A fault restarts only the guests it may, every service answers again within the budget, and the
+    cluster ends it with no failed action but those the fault itself leaves (each with its reason)."""
+    failures = []
+    for fault in outcomes:
+        for guest, restart in fault['restarted'].items():
+            if guest not in fault['restarts_allowed']:
+                evidence = ('the cluster started it on %s' % ', '.join(restart['cluster_started_on'])
+                            if restart['cluster_started_on'] else 'its counter began a new boot')
+                failures.append('%s: %s restarted (%s), which this fault must not cause'
+                                % (fault['event'], guest, evidence))
+        for service, seconds in sorted(fault['service_back_s'].items()):
+            if seconds is None:
+                failures.append('%s: %s did not answer again before the fault\'s end' % (fault['event'], service))
+            elif seconds > budget:
+                failures.append('%s: %s answered again after %s s (budget %s s)'
+                                % (fault['event'], service, seconds, budget))
+        if fault['failed_actions'] is None:
+            failures.append('%s: the cluster\'s state at the fault\'s end was not read' % fault['event'])
+            continue
+        unexplained = [action for action in fault['failed_actions']
+                       if action['resource'] not in fault['failed_actions_why']]
+        if unexplained:
+            failures.append('%s: the cluster kept failed actions: %s' % (fault['event'], ', '.join(
+                '%s %s on %s%s' % (a['resource'], a['operation'], a['node'], ' (%s)' % a['reason'] if a['reason']
+                                   else '') for a in unexplained)))
+    return failures
+
+
 def availability(series, start, end):
     """{target/service: [[from, to, ok]]} in seconds since the start, for the picture."""
     result = {}
@@ -358,6 +423,20 @@ def table(report):
         lines += ['', 'Rolling change: %s' % change['event'],
                   '  %s s; guests restarted: %s' % (change['seconds'], ', '.join(change['restarted']) or 'none'),
                   '  longest client-seen gap (ms): %s' % gaps]
+    for fault in report.get('faults', []):
+        restarted = ', '.join('%s (lost %s ms)' % (guest, '+'.join(str(n) for n in r['lost_ms']) or '?')
+                              for guest, r in fault['restarted'].items()) or 'none'
+        back = ', '.join('%s %s' % (k, 'never' if v is None else v) for k, v in sorted(fault['service_back_s'].items())
+                         if v != 0.0) or 'none went silent'
+        lines += ['', 'Fault: %s' % fault['event'],
+                  '  guests restarted: %s (may restart: %s)' % (restarted, ', '.join(fault['restarts_allowed'])
+                                                               or 'none'),
+                  '  services answered again after (s): %s' % back,
+                  '  failed actions left: %s' % ('not read' if fault['failed_actions'] is None else ', '.join(
+                      '%s %s on %s%s' % (a['resource'], a['operation'], a['node'],
+                                         ' - ' + fault['failed_actions_why'][a['resource']]
+                                         if a['resource'] in fault['failed_actions_why'] else '')
+                      for a in fault['failed_actions']) or 'none')]
     lines += ['', 'Counters (written every 100 ms to each root disk)']
     for guest, c in sorted(report['counters'].items()):
         lines.append('  %s: highest %s, restarts %d, lost at restarts %s ms, went back without restart: %s'

@@ -13,9 +13,9 @@ from role_template import PLAYBOOK
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
 
 
-def run_drill(inventory, cwd):
+def run_drill(inventory, cwd, playbook='failover-drill.yml', *extra):
     env = dict(os.environ, ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_CONFIG=os.path.join(REPO, 'ansible.cfg'))
-    return subprocess.run([PLAYBOOK, '-i', str(inventory), os.path.join(REPO, 'playbooks', 'failover-drill.yml')],
+    return subprocess.run([PLAYBOOK, '-i', str(inventory), os.path.join(REPO, 'playbooks', playbook)] + list(extra),
                           cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False)
 
 
@@ -44,3 +44,17 @@ def test_without_the_opt_in_no_bmc_hears_from_the_drill(tmp_path):
         bmc.recvfrom(512)
     bmc.close()
     assert not (tmp_path / 'drill').exists()
+
+
+def test_the_faults_need_the_same_opt_in():
+    run = run_drill(os.path.join(REPO, 'inventories', 'example', 'hosts.yml'), REPO, 'faults.yml')
+    assert run.returncode != 0 and 'drill: not started' in run.stdout and 'changed=0' in run.stdout
+
+
+def test_an_unknown_fault_is_refused_before_anything_runs():
+    run = run_drill(os.path.join(REPO, 'inventories', 'lab', 'hosts.yml'), REPO, 'faults.yml',
+                    '-e', '{"faults": ["guest_crash", "disk_on_fire"]}')
+    text = ' '.join(run.stdout.split())
+    assert run.returncode != 0 and 'faults: a list of faults to inject, from guest_crash' in text, text
+    assert "got ['guest_crash', 'disk_on_fire']" in text and 'Nothing was injected' in text
+    assert 'drill: not started' not in text and 'changed=0' in text

@@ -94,3 +94,12 @@ def test_a_guest_on_two_hypervisors_or_elsewhere_than_the_cluster_says_is_a_prob
     assert problems(mon(), ['node1', 'node2'], ['x0'], two) == ['guest x0 runs on the hypervisors of node1 and node2 at once']
     elsewhere = {'node1': XL % '', 'node2': XL % 'x0  7  256  1  -b----  1.0\n'}
     assert problems(mon(), ['node1', 'node2'], ['x0'], elsewhere) == ['guest x0 runs on node2, the cluster says on node1']
+
+
+def test_cluster_failures_lists_each_failed_action():
+    failures = ('<failures><failure op_key="guest_x0_migrate_to_0" node="node1" exitstatus="error" '
+                'exitreason="timed out" task="migrate_to" last-rc-change="now"/></failures>')
+    failed = ClusterFilters().filters()['cluster_failures']
+    assert failed(mon(failures=failures)) == [{'resource': 'guest_x0', 'node': 'node1', 'operation': 'migrate_to',
+                                              'status': 'error', 'reason': 'timed out'}]
+    assert failed(mon()) == []

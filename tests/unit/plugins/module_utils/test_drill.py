@@ -286,3 +286,62 @@ def test_a_rolling_change_without_a_live_migration_to_compare_with_fails():
     report = analyse(samples, [], [{'t': 0, 'name': 'rolling change: site.yml', 'kind': 'change'}], 60, 30)
     assert report['failures'] == ['rolling change: site.yml: no live migration in this run to compare its gaps '
                                   'with (add the migrate step)']
+
+
+def faulted(restarts, failed_actions, expected=None, down=(), cluster_lines=()):
+    """x0 probed every second for 200 s; a fault at 50 s, its end note with the cluster's failed actions at 150 s."""
+    samples = ups('x0', 'http', list(range(0, 200)), down=down)
+    samples += [counter(40, 400, 0, 'aaaa'), counter(49, 490, 0, 'aaaa'), counter(120, 485, 485, 'bbbb'),
+                counter(130, 585, 485, 'bbbb')]
+    events = [{'t': 0, 'name': 'start', 'kind': 'note'},
+              {'t': 50, 'name': 'xl destroy x0 on node1', 'kind': 'fault', 'restarts': restarts},
+              {'t': 150, 'name': 'cluster at the fault\'s end', 'kind': 'note', 'failed_actions': failed_actions,
+               'expected_failures': expected or {}}]
+    return analyse(samples, [], events, 200, 60, cluster_lines)
+
+
+MONITOR_FAILED = {'resource': 'guest_x0', 'node': 'node1', 'operation': 'monitor', 'reason': 'not running'}
+
+
+def test_a_fault_that_restarts_the_guest_it_may_passes_and_reports_what_the_counter_lost():
+    report = faulted(['x0'], [MONITOR_FAILED], {'guest_x0': 'the monitor that found x0 gone'}, down=range(51, 90))
+    assert report['passed'], report['failures']
+    fault = report['faults'][0]
+    assert fault['restarted'] == {'x0': {'lost_ms': [500], 'cluster_started_on': []}}
+    assert fault['service_back_s'] == {'x0/http': 40.0}
+    assert fault['failed_actions_why'] == {'guest_x0': 'the monitor that found x0 gone'}
+    text = table(report)
+    assert 'Fault: xl destroy x0 on node1' in text and 'x0 (lost 500 ms)' in text
+    assert 'guest_x0 monitor on node1 - the monitor that found x0 gone' in text
+
+
+def test_a_fault_that_restarts_a_guest_it_must_not_fails_naming_the_evidence():
+    report = faulted([], [], cluster_lines=["60.5: Resource operation 'start' for 'guest_x0' on 'node2': ok"])
+    assert report['failures'] == ['xl destroy x0 on node1: x0 restarted (the cluster started it on node2), which '
+                                  'this fault must not cause']
+
+
+def test_a_fault_whose_service_comes_back_late_or_never_fails():
+    late = faulted(['x0'], [], down=range(51, 120))
+    assert late['failures'] == ['xl destroy x0 on node1: x0/http answered again after 70 s (budget 60 s)']
+    never = faulted(['x0'], [], down=range(51, 200))
+    assert "xl destroy x0 on node1: x0/http did not answer again before the fault's end" in never['failures']
+
+
+def test_failed_actions_left_without_a_reason_fail_and_an_unread_cluster_fails():
+    left = faulted(['x0'], [MONITOR_FAILED])
+    assert left['failures'] == ['xl destroy x0 on node1: the cluster kept failed actions: guest_x0 monitor on node1 '
+                                '(not running)']
+    unread = faulted(['x0'], None)
+    assert unread['failures'] == ["xl destroy x0 on node1: the cluster's state at the fault's end was not read"]
+
+
+def test_each_fault_is_judged_up_to_the_next_one():
+    samples = ups('x0', 'http', list(range(0, 300)), down=range(160, 170))
+    events = [{'t': 50, 'name': 'first', 'kind': 'fault', 'restarts': []},
+              {'t': 100, 'name': 'first end', 'kind': 'note', 'failed_actions': []},
+              {'t': 150, 'name': 'second', 'kind': 'fault', 'restarts': ['x0']},
+              {'t': 250, 'name': 'second end', 'kind': 'note', 'failed_actions': []}]
+    report = analyse(samples, [], events, 300, 60)
+    assert [f['service_back_s'] for f in report['faults']] == [{'x0/http': 0.0}, {'x0/http': 20.0}]
+    assert report['passed'], report['failures']
