@@ -19,7 +19,6 @@ from ansible_collections.xenha.datacenter.plugins.module_utils._libvirt import C
 from ansible_collections.xenha.datacenter.plugins.module_utils._storage import Storage
 
 
-
 def params(i, directory):
     return dict(name='g%03d' % i, state='running', memory='128M', vcpus=1, kernel='/boot/vmlinuz',
                 root_disk={'size': '2G', 'path': os.path.join(directory, 'g%03d-root.img' % i)},

@@ -24,7 +24,7 @@ import statistics
 import sys
 import time
 
-from labtools import LAB_DIR, ROOT, ansible, on_node, services_answer
+from labtools import LAB_DIR, ansible, on_node, services_answer
 
 from ansible_collections.xenha.datacenter.plugins.module_utils._drill import service_gaps, split_series
 

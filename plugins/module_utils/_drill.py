@@ -429,8 +429,8 @@ def table(report):
         back = ', '.join('%s %s' % (k, 'never' if v is None else v) for k, v in sorted(fault['service_back_s'].items())
                          if v != 0.0) or 'none went silent'
         lines += ['', 'Fault: %s' % fault['event'],
-                  '  guests restarted: %s (may restart: %s)' % (restarted, ', '.join(fault['restarts_allowed'])
-                                                               or 'none'),
+                  '  guests restarted: %s (may restart: %s)'
+                  % (restarted, ', '.join(fault['restarts_allowed']) or 'none'),
                   '  services answered again after (s): %s' % back,
                   '  failed actions left: %s' % ('not read' if fault['failed_actions'] is None else ', '.join(
                       '%s %s on %s%s' % (a['resource'], a['operation'], a['node'],
