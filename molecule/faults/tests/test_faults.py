@@ -7,7 +7,7 @@ import os
 import pytest
 from labtools import LAB_DIR
 
-FAULTS = ['guest_crash', 'libvirtd_kill', 'corosync_kill', 'controld_kill', 'execd_kill']
+FAULTS = ['guest_crash', 'libvirtd_kill', 'corosync_kill', 'controld_kill', 'execd_kill', 'link_cut_migrating']
 testinfra_hosts = ['node1']
 
 
