@@ -96,7 +96,7 @@ rolling-test: bootstrap collection-link
 	scripts/scenario-test rolling
 
 # Faults as code (playbooks/faults.yml: a guest crash, libvirtd, Corosync and Pacemaker daemons killed, the
-# cluster link cut during a live migration) on a
-# fresh lab converged with site.yml, each judged; not in `test`: about an hour and a half on two cores.
+# cluster link cut during a live migration) on a fresh lab converged with site.yml, each judged; not in
+# `test`: hours on two cores.
 faults-test: bootstrap collection-link
 	scripts/scenario-test faults
