@@ -7,7 +7,8 @@ import os
 import pytest
 from labtools import LAB_DIR
 
-FAULTS = ['guest_crash', 'libvirtd_kill', 'corosync_kill', 'controld_kill', 'execd_kill', 'link_cut_migrating']
+FAULTS = ['guest_crash', 'libvirtd_kill', 'corosync_kill', 'controld_kill', 'execd_kill', 'link_cut_migrating',
+          'power_and_bmc_lost']
 testinfra_hosts = ['node1']
 
 

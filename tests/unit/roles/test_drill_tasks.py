@@ -171,3 +171,31 @@ def test_the_node_records_keep_what_answers_and_name_what_did_not(tmp_path):
     assert (report / 'nodes' / 'here' / 'libxl-driver.log').exists()
     assert not (report / 'nodes' / 'silent').exists()
     assert 'none from silent' in run.stdout, run.stdout
+
+
+# crm_mon's answer on node2 while node1 is lost and unclean: x0 still listed on node1, x1 Started on node2.
+CRM_MON_NODE1_LOST = """<pacemaker-result api-version="2.30" request="crm_mon --output-as=xml">
+  <nodes>
+    <node name="node1" id="1" online="false" standby="false" standby_onfail="false" maintenance="false"
+          pending="false" unclean="true" shutdown="false" expected_up="true" is_dc="false" type="member"/>
+    <node name="node2" id="2" online="true" standby="false" standby_onfail="false" maintenance="false"
+          pending="false" unclean="false" shutdown="false" expected_up="true" is_dc="true" type="member"/>
+  </nodes>
+  <resources>
+    <resource id="guest_x0" resource_agent="ocf:heartbeat:VirtualDomain" role="Started" active="true"
+              failed="false" nodes_running_on="1">
+      <node name="node1" id="1" cached="true"/>
+    </resource>
+    <resource id="guest_x1" resource_agent="ocf:heartbeat:VirtualDomain" role="Started" active="true"
+              failed="false" nodes_running_on="1">
+      <node name="node2" id="2" cached="true"/>
+    </resource>
+  </resources>
+</pacemaker-result>"""
+
+
+def test_the_faults_read_who_is_online_and_which_guests_run_where(tmp_path):
+    from role_template import render_expression
+    seen = render_expression(tmp_path, 'drill', '[__drill_online, __drill_guests_on_node]',
+                             {'__drill_mon': {'stdout': CRM_MON_NODE1_LOST}, '__drill_on_node': 'node2'})
+    assert seen == [['node2'], ['x1']]

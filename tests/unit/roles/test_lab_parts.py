@@ -95,6 +95,22 @@ def test_a_hard_power_off_kills_a_qemu_that_does_not_answer_qmp(tmp_path):
     assert not node.power_off()
 
 
+def test_a_power_failure_takes_the_bmc_with_the_node_and_brings_back_the_bmc_alone(tmp_path, monkeypatch):
+    lab_dir = str(tmp_path)
+    write_config(lab_dir)
+    os.makedirs(os.path.join(lab_dir, 'run'))
+    node = nodes.Node(lab_dir, 'node1')
+    common.start_daemon(node.pidfile, ['sleep', '60'], str(tmp_path / 'qemu.log'))
+    monkeypatch.setattr(lab, 'start_bmc', lambda where, name: common.start_daemon(
+        lab.bmc_pidfile(where, name), ['sleep', '60'], str(tmp_path / 'bmc.log')))
+    assert lab.start_bmc(lab_dir, 'node1')
+    assert lab.stop_bmc_and_power(lab_dir, 'node1')
+    assert not node.is_on() and not common.pid_alive(lab.bmc_pidfile(lab_dir, 'node1'))
+    assert lab.start_bmc(lab_dir, 'node1')    # restore: the BMC answers again, the node stays off
+    assert common.pid_alive(lab.bmc_pidfile(lab_dir, 'node1')) and not node.is_on()
+    common.stop_pid(lab.bmc_pidfile(lab_dir, 'node1'))
+
+
 def test_the_image_recipe_names_the_image():
     before = images.image_inputs('preloaded', 'http://deb.example/debian')
     assert images.image_inputs('plain', 'http://deb.example/debian') != before

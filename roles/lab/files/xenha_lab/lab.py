@@ -147,6 +147,31 @@ def wait_ssh(lab, nodes, timeout):
                          % (', '.join(n['name'] for n in pending), timeout, lab))
 
 
+def bmc_pidfile(lab, name):
+    return os.path.join(lab, 'run', 'bmc-%s.pid' % name)
+
+
+def start_bmc(lab, name):
+    return start_daemon(bmc_pidfile(lab, name), [sys.executable, LABCTL, '--dir', lab, 'bmc', name],
+                        os.path.join(node_dir(lab, name), 'bmc.log'))
+
+
+def cmd_outage(args):
+    """A real power failure of one node: `cut` stops its BMC and then its power (a hard off, no BMC to ask any
+    more); `restore` brings the BMC back alone, the node still off, as mains power returning to a server whose
+    BMC then waits for a power-on (the cluster's fencing gives it)."""
+    if args.state == 'cut':
+        changed = stop_bmc_and_power(args.dir, args.node)
+    else:
+        changed = start_bmc(args.dir, args.node)
+    return out(changed=changed)
+
+
+def stop_bmc_and_power(lab, name):
+    changed = stop_pid(bmc_pidfile(lab, name))
+    return Node(lab, name).power_off() or changed
+
+
 def cmd_up(args):
     started = time.monotonic()
     lab = args.dir
@@ -169,9 +194,7 @@ def cmd_up(args):
                                 os.path.join(lab, 'apt-cache.log'))
         wait_listening(config['apt_cache_port'], os.path.join(lab, 'apt-cache.log'))
     for node in config['nodes']:
-        changed |= start_daemon(os.path.join(lab, 'run', 'bmc-%s.pid' % node['name']),
-                                [sys.executable, LABCTL, '--dir', lab, 'bmc', node['name']],
-                                os.path.join(node_dir(lab, node['name']), 'bmc.log'))
+        changed |= start_bmc(lab, node['name'])
     powered = [n for n in config['nodes'] if Node(lab, n['name']).power_on()]
     changed |= bool(powered)
     if args.wait:
@@ -187,7 +210,7 @@ def cmd_down(args):
         config = load_config(lab)
         for node in config['nodes']:
             changed |= Node(lab, node['name']).power_off()
-            changed |= stop_pid(os.path.join(lab, 'run', 'bmc-%s.pid' % node['name']))
+            changed |= stop_pid(bmc_pidfile(lab, node['name']))
     changed |= stop_pid(os.path.join(lab, 'run', 'apt-cache.pid'))
     changed |= stop_pid(os.path.join(lab, 'run', 'tgtd.pid'))
     for plug in ('client-plug.pid', 'san-plug.pid', 'vde_switch.pid'):
