@@ -21,7 +21,9 @@ import json
 import re
 from collections import defaultdict
 
-from ansible_collections.xenha.datacenter.plugins.module_utils._timeline import longest_gap, outages, stream_gaps
+from ansible_collections.xenha.datacenter.plugins.module_utils._timeline import (
+    byte_rate, heard_gaps, longest_gap, outages, stream_gaps,
+)
 
 PLACEMENT_WINDOW = 5.0     # two nodes' reports closer than this are taken as simultaneous
 
@@ -60,6 +62,17 @@ def service_gaps(series, start, end):
             gaps['%s/%s' % (target, service[:-7])] = longest_gap(stream_gaps(values, start, end), end)
         elif service != 'counter':
             gaps['%s/%s' % (target, service)] = longest_gap(outages(values, start, end), end)
+    return gaps
+
+
+def user_gaps(series, start, end, buffer_s):
+    """service_gaps as users meet them: a stream by the silence a listener whose player buffers `buffer_s`
+    seconds hears (where the stream's rate is known), every other service by its probes."""
+    gaps = service_gaps(series, start, end)
+    for (target, service), values in sorted(series.items()):
+        rate = byte_rate(values) if service.endswith(':chunks') else None
+        if rate:
+            gaps['%s/%s' % (target, service[:-7])] = longest_gap(heard_gaps(values, start, end, buffer_s, rate), end)
     return gaps
 
 
@@ -183,10 +196,12 @@ def _since(event, key):
     return None if moment is None else round(moment - event['t'], 1)
 
 
-def analyse(samples, placements, events, end, budget, cluster_lines=()):
+def analyse(samples, placements, events, end, budget, cluster_lines=(), listener_buffer=4.0, migration_budget=None):
     """The drill report: per event what users saw, the failovers and migrations, pass criteria.
     `cluster_lines`: the nodes' cluster event logs over the drill: a guest the cluster started during a live
-    migration or a rolling change was restarted, even when the client could not reach its counter."""
+    migration or a rolling change was restarted, even when the client could not reach its counter.
+    `listener_buffer`: seconds of audio a stream's player holds; `migration_budget`: seconds every service may
+    be silent, as users meet it, during a live migration (None: not judged)."""
     starts = cluster_starts(cluster_lines)
     series = split_series(samples)
     events = sorted(events, key=lambda e: e['t'])
@@ -203,6 +218,8 @@ def analyse(samples, placements, events, end, budget, cluster_lines=()):
             continue
         phase_end = events[index + 1]['t'] if index + 1 < len(events) else end
         gaps = service_gaps(series, event['t'], phase_end)
+        heard = user_gaps(series, event['t'], phase_end, listener_buffer)
+        mine = str(event.get('guest')) + '/'
         seen = counters.get(event.get('guest'), {}).get('restarted_seen_at', [])
         started = _started_by_cluster(starts, event.get('guest'), event['t'], phase_end)
         migrations.append({'guest': event.get('guest'), 'from': event.get('source'), 'to': event.get('target'),
@@ -211,8 +228,11 @@ def analyse(samples, placements, events, end, budget, cluster_lines=()):
                            'restarted': any(event['t'] <= t <= phase_end for t in seen) or bool(started),
                            'counter_restarted': any(event['t'] <= t <= phase_end for t in seen),
                            'cluster_started_on': [start['node'] for start in started],
-                           'gaps_ms': {k: int(round(v * 1000)) for k, v in gaps.items()
-                                       if k.startswith(str(event.get('guest')) + '/')}})
+                           'gaps_ms': {k: int(round(v * 1000)) for k, v in gaps.items() if k.startswith(mine)},
+                           # as users meet them: a stream by what a buffered listener hears
+                           'user_gaps_ms': {k: int(round(v * 1000)) for k, v in heard.items() if k.startswith(mine)},
+                           'others_gaps_ms': {k: int(round(v * 1000)) for k, v in heard.items()
+                                              if not k.startswith(mine)}})
     failovers = []
     for index, event in enumerate(events):
         if event.get('kind') != 'failover':
@@ -228,7 +248,8 @@ def analyse(samples, placements, events, end, budget, cluster_lines=()):
     changes = rolling_changes(series, events, counters, end, starts)
     faults = fault_outcomes(series, events, counters, end, starts)
     doubles = double_runs(placements)
-    failures = judge_changes(changes, migrations) + judge_faults(faults, budget)
+    failures = (judge_changes(changes, migrations) + judge_faults(faults, budget)
+                + judge_migration_gaps(migrations, migration_budget))
     for m in migrations:
         if m['restarted']:
             failures.append('%s %s->%s was not live: the guest restarted (%s)'
@@ -262,9 +283,37 @@ def analyse(samples, placements, events, end, budget, cluster_lines=()):
             'faults': faults,
             'counters': counters,
             'double_runs': len(doubles), 'slowest_answer_s': slowest_answers(series),
+            'listener_buffer_s': listener_buffer, 'migration_budget_s': migration_budget,
+            'heard_gap_s': {k: round(v, 1) for k, v in user_gaps(series, start, end, listener_buffer).items()
+                            if k in stream_keys(series)},
             'availability': availability(series, start, end),
             # the inputs besides the samples, so that a kept run can be judged again
             'events': events, 'end': end}
+
+
+def stream_keys(series):
+    return {'%s/%s' % (target, service[:-7]) for target, service in series if service.endswith(':chunks')}
+
+
+def judge_migration_gaps(migrations, migration_budget):
+    """Every live migration keeps each service's silence, as users meet it (a stream as a buffered listener
+    hears it), within the budget: the moved guest's services and those of every guest that stayed put."""
+    failures = []
+    if migration_budget is None:
+        return failures
+    for m in migrations:
+        if m['restarted']:
+            continue  # judged as not live already
+        path = '%s %s->%s' % (m['guest'], m['from'], m['to'])
+        for service, gap in sorted(m['user_gaps_ms'].items()):
+            if gap > migration_budget * 1000:
+                failures.append('%s: %s silent %.1f s, over the live-migration budget (%s s)'
+                                % (path, service, gap / 1000.0, migration_budget))
+        for service, gap in sorted(m['others_gaps_ms'].items()):
+            if gap > migration_budget * 1000:
+                failures.append('while %s moved: %s silent %.1f s, over the live-migration budget (%s s)'
+                                % (path, service, gap / 1000.0, migration_budget))
+    return failures
 
 
 def _restart_evidence(migration):
@@ -408,7 +457,9 @@ def table(report):
         header = '%-6s %-14s %8s %-5s %s' % ('guest', 'path', 'total s', 'live', 'client-seen gap (ms)')
         lines += ['', 'Live migrations', header]
         for m in report['migrations']:
-            gaps = ', '.join('%s %d' % (k.split('/')[1], v) for k, v in sorted(m['gaps_ms'].items()))
+            heard = m.get('user_gaps_ms', {})
+            gaps = ', '.join('%s %d%s' % (k.split('/')[1], v, ' (heard %d)' % heard[k] if heard.get(k, v) != v else '')
+                             for k, v in sorted(m['gaps_ms'].items()))
             lines.append('%-6s %-14s %8s %-5s %s' % (m['guest'], '%s->%s' % (m['from'], m['to']), m['seconds'],
                                                      'no' if m['restarted'] else
                                                      ('yes' if m['seconds'] is not None else 'n/a'), gaps))

@@ -49,3 +49,44 @@ def stream_gaps(chunks, start, end):
 
 def longest_gap(intervals, end):
     return max(((stop if stop is not None else end) - begin for begin, stop in intervals), default=0.0)
+
+
+RATE_WINDOW = 30.0         # seconds per window when the stream's rate is read from its timeline
+
+
+def byte_rate(chunks):
+    """The stream's bytes per second of audio: the median over RATE_WINDOW windows that carried data, so that
+    neither a silence nor the source's catching up after one moves it. None without two windows of data."""
+    timed = sorted((c['t'], c['bytes']) for c in chunks if c.get('bytes'))
+    if not timed:
+        return None
+    windows = {}
+    for t, size in timed:
+        index = int((t - timed[0][0]) // RATE_WINDOW)
+        windows[index] = windows.get(index, 0) + size
+    # the last window is cut short by the end of the timeline
+    full = [windows[i] / RATE_WINDOW for i in sorted(windows)[:-1]]
+    if len(full) < 2:
+        return None
+    full.sort()
+    middle = len(full) // 2
+    return full[middle] if len(full) % 2 else (full[middle - 1] + full[middle]) / 2.0
+
+
+def heard_gaps(chunks, start, end, buffer_s, rate):
+    """[(from, to)] silences longer than STREAM_GAP_DOWN that a listener hears within [start, end]: the player
+    holds at most `buffer_s` seconds of audio (full at `start`), each chunk adds its bytes' worth at `rate`
+    bytes per second of audio, it plays in real time and is silent while the buffer is dry."""
+    level, now, gaps = float(buffer_s), start, []
+    for chunk in sorted((c for c in chunks if start < c['t'] <= end and c.get('bytes')), key=lambda c: c['t']):
+        waited = chunk['t'] - now
+        if waited > level:
+            gaps.append((now + level, chunk['t']))
+            level = 0.0
+        else:
+            level -= waited
+        level = min(float(buffer_s), level + chunk['bytes'] / rate)
+        now = chunk['t']
+    if end - now > level:
+        gaps.append((now + level, end))
+    return [(begin, stop) for begin, stop in gaps if stop - begin > STREAM_GAP_DOWN]

@@ -61,6 +61,15 @@ options:
     type: list
     elements: str
     default: []
+  listener_buffer:
+    description: Seconds of audio a stream's player holds; a stream's silences are also reported (and judged, with
+      O(migration_budget)) as such a listener hears them.
+    type: float
+    default: 4
+  migration_budget:
+    description: Seconds every service may be silent, as users meet it, during a live migration - the moved
+      guest's and every other guest's. Not judged when omitted.
+    type: float
   fail_on_miss:
     description: Fail the task when a criterion is missed (the report is written first).
     type: bool
@@ -109,9 +118,14 @@ def main():
         budget=dict(type='float', required=True),
         dest=dict(type='path', required=True),
         cluster_events=dict(type='list', elements='str', default=[]),
+        listener_buffer=dict(type='float', default=4.0),
+        migration_budget=dict(type='float'),
         fail_on_miss=dict(type='bool', default=True),
     ))
     params = module.params
+    for field in ('listener_buffer', 'migration_budget'):
+        if params[field] is not None and params[field] < 0:
+            module.fail_json(msg='%s: seconds, 0 or more (got %s)' % (field, params[field]), field=field)
     for index, event in enumerate(params['events']):
         if 't' not in event or 'name' not in event:
             module.fail_json(msg='events[%d] needs t and name' % index, field='events')
@@ -120,7 +134,7 @@ def main():
     samples = read_records(params['samples']) if os.path.exists(params['samples']) else []
     placements = read_records(params['placements']) if os.path.exists(params['placements']) else []
     report = analyse(samples, placements, params['events'], params['end'], params['budget'],
-                     params['cluster_events'])
+                     params['cluster_events'], params['listener_buffer'], params['migration_budget'])
     os.makedirs(params['dest'], exist_ok=True)
     text = table(report)
     with open(os.path.join(params['dest'], 'report.json'), 'w') as handle:

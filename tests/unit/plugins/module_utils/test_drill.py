@@ -4,7 +4,9 @@ from __future__ import annotations
 from ansible_collections.xenha.datacenter.plugins.module_utils._drill import (
     analyse, axis_step, cluster_starts, double_runs, latest_answers, picture, table,
 )
-from ansible_collections.xenha.datacenter.plugins.module_utils._timeline import outages, stream_gaps
+from ansible_collections.xenha.datacenter.plugins.module_utils._timeline import (
+    byte_rate, heard_gaps, outages, stream_gaps,
+)
 
 
 def ups(target, service, times, down=()):
@@ -140,7 +142,10 @@ def test_migration_gaps_are_reported_in_ms_per_service_of_that_guest():
     report = drill(samples, events, end=30)
     assert report['migrations'] == [{'guest': 'x0', 'from': 'node1', 'to': 'node2', 'seconds': 18.2,
                                      'restarted': False, 'counter_restarted': False, 'cluster_started_on': [],
-                                     'gaps_ms': {'x0/icecast': 2500, 'x0/ssh': 1500}}]
+                                     'gaps_ms': {'x0/icecast': 2500, 'x0/ssh': 1500},
+                                     # a stream's rate needs two full windows: this one is heard as it came
+                                     'user_gaps_ms': {'x0/icecast': 2500, 'x0/ssh': 1500},
+                                     'others_gaps_ms': {'x1/ssh': 0}}]
 
 
 def test_a_migration_that_restarted_the_guest_is_not_live():
@@ -345,3 +350,57 @@ def test_each_fault_is_judged_up_to_the_next_one():
     report = analyse(samples, [], events, 300, 60)
     assert [f['service_back_s'] for f in report['faults']] == [{'x0/http': 0.0}, {'x0/http': 20.0}]
     assert report['passed'], report['failures']
+
+
+def stream(times, size=1000, target='x0'):
+    return [{'t': t, 'target': target, 'service': 'icecast', 'bytes': size, 'ok': True} for t in times]
+
+
+def test_the_stream_rate_is_the_median_window_neither_a_silence_nor_a_catch_up_moves_it():
+    steady = [t / 2 for t in range(0, 240)]                       # 2 chunks of 1000 bytes a second for 120 s
+    burst = [120 + t / 20 for t in range(0, 200)]                  # the source catching up: 20 a second for 10 s
+    chunks = stream(steady) + stream(burst) + stream([t / 2 for t in range(300, 480)])   # then silent 130-150 s
+    assert byte_rate(chunks) == 2000
+    assert byte_rate(stream([0, 1, 2])) is None                    # too short to tell
+
+
+def test_a_listener_with_a_buffer_hears_only_the_part_of_a_stall_the_buffer_does_not_cover():
+    rate = 2000.0                                                  # each 1000-byte chunk is half a second of audio
+    short = stream([t / 2 for t in range(0, 20)] + [13 + t / 2 for t in range(0, 20)])   # silent 9.5-13 s
+    assert stream_gaps(short, 0, 22) == [(9.5, 13)]
+    assert heard_gaps(short, 0, 22, 4.0, rate) == []               # 3.5 s of stall, 4 s of buffer
+    long_stall = stream([t / 2 for t in range(0, 20)] + [20 + t / 2 for t in range(0, 20)])   # silent 9.5-20 s
+    assert heard_gaps(long_stall, 0, 29, 4.0, rate) == [(13.5, 20)]
+    # after a stall the player's buffer is empty: bursts 5 s apart, each 2 s of audio, leave 3 s of silence each
+    bursts = stream([0.5 * t for t in range(0, 8)] + [10 + 5 * k + d for k in range(3) for d in (0, 0.1, 0.2, 0.3)])
+    assert heard_gaps(bursts, 0, 22, 4.0, rate) == [(7.5, 10), (12.0, 15), (17.0, 20)]
+
+
+def migrated(ssh_down=(), x1_down=(), stall=(), rate_windows=True):
+    """x0 moves at t=100 (window up to 130); a stream on x0 with a 2000 B/s rate known from 100 s of steady data."""
+    times = [t / 2 for t in range(0, 400)]
+    samples = ups('x0', 'http', times, down=ssh_down) + ups('x1', 'ssh', times, down=x1_down)
+    samples += stream([t for t in times if t not in stall])
+    events = [{'t': 100, 'name': 'migrate x0', 'kind': 'migration', 'guest': 'x0', 'source': 'node1',
+               'target': 'node2', 'seconds': 20},
+              {'t': 130, 'name': 'x0 on node2', 'kind': 'note'}]
+    return events, samples
+
+
+def test_a_live_migration_over_its_budget_fails_for_the_moved_guest_and_for_a_guest_that_stayed():
+    events, samples = migrated(ssh_down={t / 2 for t in range(210, 230)}, x1_down={t / 2 for t in range(206, 226)})
+    report = analyse(samples, [], events, 200, 600, migration_budget=5)
+    assert report['failures'] == ['x0 node1->node2: x0/http silent 10.5 s, over the live-migration budget (5 s)',
+                                  'while x0 node1->node2 moved: x1/ssh silent 10.5 s, over the live-migration '
+                                  'budget (5 s)']
+    assert analyse(samples, [], events, 200, 600)['passed']       # no budget given: not judged
+
+
+def test_a_stream_is_judged_by_what_its_buffered_listener_hears():
+    events, samples = migrated(stall={t / 2 for t in range(210, 216)})   # 3.5 s without a chunk
+    report = analyse(samples, [], events, 200, 600, listener_buffer=4, migration_budget=2)
+    assert report['migrations'][0]['gaps_ms']['x0/icecast'] == 3500
+    assert report['migrations'][0]['user_gaps_ms']['x0/icecast'] == 0
+    assert report['passed'], report['failures']
+    assert report['heard_gap_s'] == {'x0/icecast': 0}
+    assert 'icecast 3500 (heard 0)' in table(report)
