@@ -169,6 +169,8 @@ def counter_report(series):
 # "1733400000.123456: Resource operation 'start' for 'guest_x0' on 'node2': ok".
 _CLUSTER_OPERATION = re.compile(r"^(\d+(?:\.\d+)?): Resource operation '([a-z_]+)[^']*' for 'guest_([^']+)' on "
                                 r"'([^']+)': (\S+)")
+# The same for a guest's disks (the guests role's disks_<guest> resource).
+_DISKS_OPERATION = re.compile(r"^(\d+(?:\.\d+)?): Resource operation 'start' for 'disks_([^']+)' on '([^']+)': ok")
 
 
 def cluster_starts(lines):
@@ -180,6 +182,31 @@ def cluster_starts(lines):
         if match and match.group(2) == 'start' and match.group(5).lower() == 'ok':
             found.add((float(match.group(1)), match.group(3), match.group(4)))
     return [{'t': t, 'guest': guest, 'node': node} for t, guest, node in sorted(found)]
+
+
+def disks_starts(lines):
+    """When the cluster activated each guest's disks: [{'t', 'guest', 'node'}], sorted, each once."""
+    found = {(float(m.group(1)), m.group(2), m.group(3)) for m in (_DISKS_OPERATION.match(line.strip())
+                                                                   for line in lines) if m}
+    return [{'t': t, 'guest': guest, 'node': node} for t, guest, node in sorted(found)]
+
+
+def failover_parts(event, window_end, starts, disks, back):
+    """A failover's restart split into its parts, per guest the cluster started in the window, in seconds from
+    the failure: its disks active, its domain started, then each of its services answering after that start."""
+    parts = {}
+    for start in starts:
+        guest = start['guest']
+        if not event['t'] <= start['t'] <= window_end or guest in parts:
+            continue
+        disk = next((d for d in disks if d['guest'] == guest and event['t'] <= d['t'] <= start['t']), None)
+        started = round(start['t'] - event['t'], 1)
+        parts[guest] = {'node': start['node'], 'disks_active_s': round(disk['t'] - event['t'], 1) if disk else None,
+                        'domain_started_s': started,
+                        'services_after_start_s': {key: (None if seconds is None else round(seconds - started, 1))
+                                                   for key, seconds in sorted(back.items())
+                                                   if key.startswith(guest + '/')}}
+    return parts
 
 
 def _started_by_cluster(starts, guest, begin, end):
@@ -244,7 +271,8 @@ def analyse(samples, placements, events, end, budget, cluster_lines=(), listener
         back = back_after(series, event['t'], window_end)
         failovers.append({'event': event['name'], 'detection_s': _since(event, 'detected_at'),
                           'fencing_s': _since(event, 'fenced_at'), 'restart_s': _since(event, 'restarted_at'),
-                          'service_back_s': back})
+                          'service_back_s': back,
+                          'parts': failover_parts(event, window_end, starts, disks_starts(cluster_lines), back)})
     changes = rolling_changes(series, events, counters, end, starts)
     faults = fault_outcomes(series, events, counters, end, starts)
     doubles = double_runs(placements)
@@ -469,6 +497,11 @@ def table(report):
                                                                              f['restart_s'])]
         for service, seconds in sorted(f['service_back_s'].items()):
             lines.append('  %-16s back after %s s' % (service, seconds))
+        for guest, part in sorted(f.get('parts', {}).items()):
+            lines.append('  %s on %s: disks active %s s, domain started %s s, then %s' % (
+                guest, part['node'], part['disks_active_s'], part['domain_started_s'],
+                ', '.join('%s +%s s' % (k.split('/')[1], v) for k, v in part['services_after_start_s'].items())
+                or 'no service probed'))
     for change in report.get('changes', []):
         gaps = ', '.join('%s %d' % (k, v) for k, v in sorted(change['gaps_ms'].items()) if v > 0) or 'none'
         lines += ['', 'Rolling change: %s' % change['event'],

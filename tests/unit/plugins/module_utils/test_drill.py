@@ -404,3 +404,18 @@ def test_a_stream_is_judged_by_what_its_buffered_listener_hears():
     assert report['passed'], report['failures']
     assert report['heard_gap_s'] == {'x0/icecast': 0}
     assert 'icecast 3500 (heard 0)' in table(report)
+
+
+def test_a_failover_is_split_into_disks_domain_and_each_service_from_the_cluster_s_records():
+    samples = ups('x0', 'http', list(range(0, 300, 2)), down=set(range(52, 250, 2)))
+    events = [{'t': 50, 'name': 'power off node1', 'kind': 'failover', 'detected_at': 60, 'fenced_at': 80,
+               'restarted_at': 120}]
+    lines = ["100.5: Resource operation 'start' for 'disks_x0' on 'node2': ok",
+             "120.0: Resource operation 'start' for 'guest_x0' on 'node2': ok",
+             "121.0: Resource operation 'monitor (30000)' for 'guest_x0' on 'node2': ok",
+             "20.0: Resource operation 'start' for 'disks_x0' on 'node1': ok"]       # before the failover
+    failover = analyse(samples, [], events, 300, 600, lines)['failovers'][0]
+    assert failover['parts'] == {'x0': {'node': 'node2', 'disks_active_s': 50.5, 'domain_started_s': 70.0,
+                                        'services_after_start_s': {'x0/http': 130.0}}}
+    assert 'x0 on node2: disks active 50.5 s, domain started 70.0 s, then http +130.0 s' in table(
+        analyse(samples, [], events, 300, 600, lines))
