@@ -102,6 +102,16 @@ def test_the_source_puts_the_stream_paced_in_real_time_then_ends_when_icecast_dr
     assert capsys.readouterr().out == 'streaming to %s\n' % url
 
 
+def test_a_source_that_fell_behind_goes_on_in_real_time_instead_of_sending_its_backlog():
+    radio = load_radio()
+    assert radio.pace(100.0, 5.0, 104.7) == (pytest.approx(0.3), 100.0)      # due in 0.3 s
+    assert radio.pace(100.0, 5.0, 105.5) == (0.0, 100.0)                      # a little late: sent at once
+    # a 30 s stall: this page goes now and the clock moves on, so the next page waits its own 0.1 s
+    wait, start = radio.pace(100.0, 5.0, 135.0)
+    assert (wait, start) == (0.0, 130.0)
+    assert radio.pace(start, 5.1, 135.0) == (pytest.approx(0.1), 130.0)
+
+
 # The encoders are Debian packages, not pip ones: scripts/bootstrap installs them, so `make test` and
 # CI run this; a bare `pytest` on a machine without them skips it rather than failing on the machine.
 @pytest.mark.skipif(not (shutil.which('sox') and shutil.which('opusenc')),
