@@ -36,6 +36,14 @@ def test_a_daemon_is_started_once_and_stopped(tmp_path):
     assert not common.stop_pid(pidfile)
 
 
+def test_a_pidfile_left_by_a_dead_daemon_is_removed_before_a_start(tmp_path):
+    pidfile = sleeper(tmp_path)
+    assert not common.not_running(pidfile)
+    common.stop_pid(pidfile)
+    (tmp_path / 'sleeper.pid').write_text('999999\n')    # a lab stopped unclean leaves this behind
+    assert common.not_running(pidfile) and not os.path.exists(pidfile)
+
+
 def fake_qemu(path, replies):
     """A QMP server for one connection: greeting, capabilities, then an event before each reply."""
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -13,7 +13,7 @@ import time
 import urllib.parse
 
 from xenha_lab.aptcache import wait_listening
-from xenha_lab.common import out, pid_alive, run, start_daemon, stop_pid, write
+from xenha_lab.common import not_running, out, run, start_daemon, stop_pid, write
 from xenha_lab.images import host_mirrors
 from xenha_lab.network import CLIENT_ADDRESS, CLUSTER_NET, NETNS, netns_exists, start_client
 from xenha_lab.nodes import Node, config_path, load_config, node_dir
@@ -179,7 +179,7 @@ def cmd_up(args):
     changed = prepare(args)
     config = load_config(lab)
     switch_pid = os.path.join(lab, 'run', 'vde_switch.pid')
-    if not pid_alive(switch_pid):
+    if not_running(switch_pid):
         run(['vde_switch', '--sock', os.path.join(lab, 'cluster.vde'), '--daemon', '--pidfile', switch_pid,
              '--mod', '700'])
         changed = True

@@ -7,7 +7,7 @@ import os
 import subprocess
 import time
 
-from xenha_lab.common import pid_alive, run, write
+from xenha_lab.common import not_running, run, write
 
 
 CLUSTER_NET = '10.0.0'
@@ -25,7 +25,7 @@ def start_netns(lab, name, address, pidfile):
     if not netns_exists(name):
         run(['ip', 'netns', 'add', name])
         changed = True
-    if not pid_alive(pidfile):
+    if not_running(pidfile):
         # vde_plug2tap creates the tap in the namespace it runs in.
         run(['ip', 'netns', 'exec', name, 'vde_plug2tap', '--daemon', '--pidfile', pidfile,
              '--sock', os.path.join(lab, 'cluster.vde'), 'lab0'])
