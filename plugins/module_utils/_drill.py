@@ -274,7 +274,7 @@ def analyse(samples, placements, events, end, budget, cluster_lines=(), listener
                           'service_back_s': back,
                           'parts': failover_parts(event, window_end, starts, disks_starts(cluster_lines), back)})
     changes = rolling_changes(series, events, counters, end, starts)
-    faults = fault_outcomes(series, events, counters, end, starts)
+    faults = fault_outcomes(series, events, counters, end, starts, listener_buffer)
     doubles = double_runs(placements)
     failures = (judge_changes(changes, migrations) + judge_faults(faults, budget)
                 + judge_migration_gaps(migrations, migration_budget))
@@ -395,7 +395,7 @@ def judge_changes(changes, migrations):
     return failures
 
 
-def fault_outcomes(series, events, counters, end, starts=()):
+def fault_outcomes(series, events, counters, end, starts=(), listener_buffer=4.0):
     """Per fault event ({kind: fault, restarts: [guests that may restart]}), up to the next fault or the end:
     the guests restarted (the cluster started them, or their counter began a new boot) with what each counter
     lost at that restart, when each service answered again, and the failed actions the cluster kept at the
@@ -418,7 +418,12 @@ def fault_outcomes(series, events, counters, end, starts=()):
         reports = [later for later in events[index + 1:] if later['t'] <= window_end and 'failed_actions' in later]
         failed = reports[-1]['failed_actions'] if reports else None
         expected = reports[-1].get('expected_failures', {}) if reports else {}
+        detected = next((later['t'] for later in events[index + 1:]
+                         if later['t'] <= window_end and later.get('detected')), None)
+        gaps = user_gaps(series, event['t'], window_end, listener_buffer)
         outcomes.append({'event': event['name'], 'seconds': round(window_end - event['t'], 1),
+                         'detected_s': None if detected is None else round(detected - event['t'], 1),
+                         'longest_gap_s': round(max(gaps.values(), default=0.0), 1),
                          'restarts_allowed': sorted(event.get('restarts', [])),
                          'restarted': {guest: restarted[guest] for guest in sorted(restarted)},
                          'service_back_s': back_after(series, event['t'], window_end),
@@ -426,6 +431,23 @@ def fault_outcomes(series, events, counters, end, starts=()):
                          'failed_actions_why': {action['resource']: expected[action['resource']]
                                                 for action in failed or () if action['resource'] in expected}})
     return outcomes
+
+
+def faults_table(reports):
+    """One line per fault from its drill report ({fault: report}): when the cluster saw it, when every service
+    answered again, the longest silence a user met, the writes lost at restarts, the verdict."""
+    row = '%-20s %10s %10s %12s %10s  %s'
+    lines = [row % ('fault', 'seen (s)', 'back (s)', 'longest gap', 'lost (ms)', 'verdict')]
+    for name, report in reports.items():
+        for fault in report.get('faults') or [{}]:
+            back = list(fault.get('service_back_s', {}).values())
+            lost = sum(n for r in fault.get('restarted', {}).values() for n in r['lost_ms'])
+            lines.append(row % (
+                name, '-' if fault.get('detected_s') is None else '%.1f' % fault['detected_s'],
+                'never' if None in back else ('%.1f' % max(back) if back else '-'),
+                '-' if 'longest_gap_s' not in fault else '%.1f s' % fault['longest_gap_s'], lost,
+                'passed' if report.get('passed') else 'FAILED'))
+    return '\n'.join(lines) + '\n'
 
 
 def judge_faults(outcomes, budget):

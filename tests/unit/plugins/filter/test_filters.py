@@ -103,3 +103,15 @@ def test_cluster_failures_lists_each_failed_action():
     assert failed(mon(failures=failures)) == [{'resource': 'guest_x0', 'node': 'node1', 'operation': 'migrate_to',
                                               'status': 'error', 'reason': 'timed out'}]
     assert failed(mon()) == []
+
+
+def test_faults_table_takes_the_reports_by_fault_and_refuses_anything_else():
+    from ansible.errors import AnsibleFilterError
+    from ansible_collections.xenha.datacenter.plugins.filter.drill import FilterModule as DrillFilters
+    table = DrillFilters().filters()['faults_table']
+    report = {'passed': True, 'faults': [{'detected_s': 2.0, 'service_back_s': {'x0/http': 5.0}, 'longest_gap_s': 5.0,
+                                          'restarted': {}}]}
+    assert table({'guest_crash': report}).splitlines()[1].split() == ['guest_crash', '2.0', '5.0', '5.0', 's', '0',
+                                                                      'passed']
+    with pytest.raises(AnsibleFilterError, match='expects {fault: drill report}'):
+        table([report])

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ansible_collections.xenha.datacenter.plugins.module_utils._drill import (
-    analyse, axis_step, cluster_starts, double_runs, latest_answers, picture, table,
+    analyse, axis_step, cluster_starts, double_runs, faults_table, latest_answers, picture, table,
 )
 from ansible_collections.xenha.datacenter.plugins.module_utils._timeline import (
     byte_rate, heard_gaps, outages, stream_gaps,
@@ -419,3 +419,13 @@ def test_a_failover_is_split_into_disks_domain_and_each_service_from_the_cluster
                                         'services_after_start_s': {'x0/http': 130.0}}}
     assert 'x0 on node2: disks active 50.5 s, domain started 70.0 s, then http +130.0 s' in table(
         analyse(samples, [], events, 300, 600, lines))
+
+
+def test_the_faults_table_has_a_line_per_fault_with_its_numbers_and_verdict():
+    passed = faulted(['x0'], [MONITOR_FAILED], {'guest_x0': 'the monitor that found x0 gone'}, down=range(51, 90))
+    passed['faults'][0]['detected_s'] = 31.0
+    failed = faulted(['x0'], [], down=range(51, 200))
+    text = faults_table({'guest_crash': passed, 'corosync_kill': failed}).splitlines()
+    assert text[0].split() == ['fault', 'seen', '(s)', 'back', '(s)', 'longest', 'gap', 'lost', '(ms)', 'verdict']
+    assert text[1].split() == ['guest_crash', '31.0', '40.0', '40.0', 's', '500', 'passed']
+    assert text[2].split() == ['corosync_kill', '-', 'never', '150.0', 's', '500', 'FAILED']
