@@ -196,6 +196,6 @@ CRM_MON_NODE1_LOST = """<pacemaker-result api-version="2.30" request="crm_mon --
 
 def test_the_faults_read_who_is_online_and_which_guests_run_where(tmp_path):
     from role_template import render_expression
-    seen = render_expression(tmp_path, 'drill', '[__drill_online, __drill_guests_on_node]',
+    seen = render_expression(tmp_path, 'drill', '[__drill_online, __drill_guests_on_node, __drill_unclean]',
                              {'__drill_mon': {'stdout': CRM_MON_NODE1_LOST}, '__drill_on_node': 'node2'})
-    assert seen == [['node2'], ['x1']]
+    assert seen == [['node2'], ['x1'], ['node1']]
