@@ -58,3 +58,23 @@ def test_an_unknown_fault_is_refused_before_anything_runs():
     assert run.returncode != 0 and 'faults: a list of faults to inject, from guest_crash' in text, text
     assert "got ['guest_crash', 'disk_on_fire']" in text and 'Nothing was injected' in text
     assert 'drill: not started' not in text and 'changed=0' in text
+
+
+@pytest.mark.parametrize('b_passed', [True, False])
+def test_the_faults_verdict_passes_when_every_fault_passed_and_names_each_that_missed(tmp_path, b_passed):
+    with open(os.path.join(REPO, 'playbooks', 'faults.yml'), encoding='utf-8') as handle:
+        tasks = yaml.safe_load(handle)[0]['tasks']
+    verdict = [task for task in tasks if task['name'] == 'Fail when a fault missed a criterion']
+    reports = {'a': {'passed': True, 'failures': []}, 'b': {'passed': b_passed, 'failures': [] if b_passed else
+                                                           ['x0/http answered again after 700 s (budget 600 s)']}}
+    (tmp_path / 'play.yml').write_text(yaml.safe_dump([{'hosts': 'localhost', 'gather_facts': False,
+                                                        'vars': {'faults': ['a', 'b'], '__faults_reports': reports},
+                                                        'tasks': verdict}]))
+    env = dict(os.environ, ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_NOCOLOR='1')
+    run = subprocess.run([PLAYBOOK, '-i', 'localhost,', '-c', 'local', 'play.yml'], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=120, check=False)
+    if b_passed:
+        assert run.returncode == 0, run.stdout + run.stderr
+    else:
+        assert run.returncode != 0
+        assert 'faults that missed: b: x0/http answered again after 700 s (budget 600 s)' in run.stdout
