@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Figures of the lab on this machine: image build, warm lab up to SSH, memory per node,
-host CPU of an idle lab, lab down. Prints them; exits non-zero only if a step fails.
+host CPU of an idle lab, the cluster network's dom0-to-dom0 bandwidth both ways, lab down. Prints them; exits
+non-zero only if a step fails.
 
 Usage: benchmarks/lab.py [--flavour preloaded|plain] [--idle-seconds 30]
 Runs as root; takes the lab down at the start and leaves it down at the end.
@@ -12,7 +13,7 @@ import os
 import sys
 import time
 
-from labtools import LAB_DIR, labctl as lab_command
+from labtools import LAB_DIR, labctl as lab_command, node_bandwidth_mb_s
 
 
 def labctl(*args):
@@ -62,6 +63,8 @@ def main():
     time.sleep(args.idle_seconds)
     idle = sum(cpu_ticks(p) - before[n] for n, p in pids.items()) / hz / args.idle_seconds
     peak = {n: status_kib(p, 'VmHWM') // 1024 for n, p in pids.items()}
+    names = sorted(pids)
+    bandwidth = {(a, b): node_bandwidth_mb_s(a, b) for a, b in ((names[0], names[1]), (names[1], names[0]))}
     _down, down_s = labctl('down')
     print('image (%s): %s in %.1f s' % (args.flavour, 'built' if image['changed'] else 'cached', build_s))
     print('lab up, %d nodes booting from disk until all answer SSH: %.1f s (target < 90 s)' % (len(pids), up_s))
@@ -69,6 +72,9 @@ def main():
         print('peak memory of %s (QEMU RSS high-water mark, after boot + %d s idle): %d MiB'
               % (name, args.idle_seconds, mib))
     print('host CPU of the idle lab just after boot: %.2f cores over %d s' % (idle, args.idle_seconds))
+    for (sender, receiver), mb_s in bandwidth.items():
+        print('cluster network, dom0 to dom0, %s -> %s (raw TCP, 128 MiB, no guests): %.1f MB/s'
+              % (sender, receiver, mb_s))
     print('lab down: %.1f s' % down_s)
     return 0
 

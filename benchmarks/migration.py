@@ -24,7 +24,7 @@ import statistics
 import sys
 import time
 
-from labtools import LAB_DIR, ansible, on_node, services_answer
+from labtools import LAB_DIR, ansible, node_bandwidth_mb_s, on_node, services_answer
 
 from ansible_collections.xenha.datacenter.plugins.module_utils._drill import service_gaps, split_series
 
@@ -55,19 +55,6 @@ def comes_true(predicate, timeout, every=2):
 def wait_for(predicate, what, timeout=600):
     if not comes_true(predicate, timeout):
         raise SystemExit('timed out waiting for %s' % what)
-
-
-def bandwidth_mb_s():
-    """node1 -> node2 over the cluster network, raw TCP, 128 MiB."""
-    receiver = ("python3 -c \"import socket; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1);"
-                " s.bind(('0.0.0.0', 5999)); s.listen(1); c, _ = s.accept();"
-                " exec('while c.recv(1 << 20): pass')\"")
-    on_node(AWAY, 'nohup timeout 120 %s >/dev/null 2>&1 &' % receiver, check=True)
-    time.sleep(2)
-    sender = ("python3 -c \"import socket, time; s=socket.create_connection(('%s', 5999)); b=bytes(1 << 20);"
-              " t=time.monotonic(); [s.sendall(b) for _ in range(128)]; s.close(); print(time.monotonic()-t)\"" % AWAY)
-    seconds = float(on_node(HOME, sender, check=True).stdout.strip())
-    return 128 * 1.048576 / seconds
 
 
 def guest_ram_mib():
@@ -207,7 +194,7 @@ def main():
     if located() != [HOME]:
         raise SystemExit('%s must run on %s alone (converge site.yml first); it runs on %s' % (GUEST, HOME, located()))
     ram = guest_ram_mib()
-    bandwidth = bandwidth_mb_s()
+    bandwidth = node_bandwidth_mb_s(HOME, AWAY)
     work = os.path.join(LAB_DIR, 'bench-migration')
     os.makedirs(work, exist_ok=True)
     samples_path, stop = os.path.join(work, 'samples.jsonl'), os.path.join(work, 'stop')

@@ -62,6 +62,21 @@ def on_node(name, command, check=False):
     return done
 
 
+def node_bandwidth_mb_s(sender, receiver, mib=128, port=5999):
+    """TCP bandwidth of the cluster network between two dom0s, raw sockets, `mib` MiB from `sender` to
+    `receiver` (by its name, which the nodes resolve to its cluster address); MB/s."""
+    listen = ("python3 -c \"import socket; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1);"
+              " s.bind(('0.0.0.0', %d)); s.listen(1); c, _ = s.accept();"
+              " exec('while c.recv(1 << 20): pass')\"" % port)
+    on_node(receiver, 'nohup timeout 300 %s >/dev/null 2>&1 &' % listen, check=True)
+    time.sleep(2)
+    send = ("python3 -c \"import socket, time; s=socket.create_connection(('%s', %d)); b=bytes(1 << 20);"
+            " t=time.monotonic(); [s.sendall(b) for _ in range(%d)]; s.close(); print(time.monotonic()-t)\""
+            % (receiver, port, mib))
+    seconds = float(on_node(sender, send, check=True).stdout.strip())
+    return mib * 1.048576 / seconds
+
+
 def console_tail(name, lines=40):
     """The end of a node's serial console, for a failure message."""
     try:

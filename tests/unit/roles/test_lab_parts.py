@@ -36,14 +36,6 @@ def test_a_daemon_is_started_once_and_stopped(tmp_path):
     assert not common.stop_pid(pidfile)
 
 
-def test_a_pidfile_left_by_a_dead_daemon_is_removed_before_a_start(tmp_path):
-    pidfile = sleeper(tmp_path)
-    assert not common.not_running(pidfile)
-    common.stop_pid(pidfile)
-    (tmp_path / 'sleeper.pid').write_text('999999\n')    # a lab stopped unclean leaves this behind
-    assert common.not_running(pidfile) and not os.path.exists(pidfile)
-
-
 def fake_qemu(path, replies):
     """A QMP server for one connection: greeting, capabilities, then an event before each reply."""
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -169,6 +161,17 @@ def test_the_lab_s_files_are_written_once(tmp_path):
     assert lab.prepare(args)       # new settings are written while the lab is down
 
 
+def test_a_node_s_cluster_nic_is_a_tap_with_offloads_named_apart_from_the_others(tmp_path):
+    fw = tmp_path / 'nodes' / 'node1' / 'fw'
+    fw.mkdir(parents=True)
+    config = {'memory_mib': 2048, 'vcpus': 2, 'shared_disk_transport': 'virtio'}
+    argv = nodes.qemu_argv(str(tmp_path), config, {'name': 'node1', 'index': 1, 'ssh_port': 22101})
+    cluster = next(arg for arg in argv if arg.startswith('tap,id=cluster,'))
+    assert 'ifname=xenha-node1' in cluster and 'vnet_hdr=on' in cluster and 'script=no' in cluster
+    names = {network.tap_name('node%d' % index) for index in range(1, 10)}
+    assert len(names) == 9 and all(len(name) <= 15 for name in names)
+
+
 def test_the_iscsi_target_programs_are_the_host_s_or_the_lab_s_cached_copy(tmp_path):
     cached = tmp_path / 'cache' / 'tgt' / 'usr' / 'sbin'
     cached.mkdir(parents=True)
@@ -182,7 +185,8 @@ def test_the_iscsi_target_programs_are_the_host_s_or_the_lab_s_cached_copy(tmp_p
 
 
 def test_the_lab_s_namespaces_are_named_apart():
-    assert network.NETNS != san.SAN_NETNS and network.CLIENT_ADDRESS != san.SAN_ADDRESS
+    assert len({network.NETNS, san.SAN_NETNS, network.SWITCH_NETNS}) == 3
+    assert network.CLIENT_ADDRESS != san.SAN_ADDRESS
     assert network.netns_exists('xenha-lab-no-such-namespace') is False
 
 

@@ -1,7 +1,7 @@
 # Copyright: xenha.datacenter contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The emulated datacenter on one machine: QEMU (TCG) nodes booting Debian 12 from disk
-with GRUB, a shared raw disk, a cluster network on a VDE switch (no host address), an
+with GRUB, a shared raw disk, a cluster network on a bridge in the lab's namespace (no host address), an
 IPMI BMC per node on 127.0.0.1, and a client network namespace on the cluster network.
 With --shared-disk-transport iscsi the shared disk is not attached to the nodes: an iSCSI
 target (tgtd, CHAP) in a storage netns on the cluster network serves it instead.

@@ -42,16 +42,6 @@ def pid_alive(pidfile):
         return None
 
 
-def not_running(pidfile):
-    """True when no process of `pidfile` runs; a pidfile left by one that died (a lab stopped unclean) is
-    removed: VDE's daemons, given an existing pidfile, exit without a word and without starting."""
-    if pid_alive(pidfile):
-        return False
-    if os.path.exists(pidfile):
-        os.unlink(pidfile)
-    return True
-
-
 def stop_pid(pidfile, grace=5.0):
     pid = pid_alive(pidfile)
     if pid:

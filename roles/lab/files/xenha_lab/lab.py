@@ -13,9 +13,10 @@ import time
 import urllib.parse
 
 from xenha_lab.aptcache import wait_listening
-from xenha_lab.common import not_running, out, run, start_daemon, stop_pid, write
+from xenha_lab.common import out, run, start_daemon, stop_pid, write
 from xenha_lab.images import host_mirrors
-from xenha_lab.network import CLIENT_ADDRESS, CLUSTER_NET, NETNS, netns_exists, start_client
+from xenha_lab.network import (CLIENT_ADDRESS, CLUSTER_NET, NETNS, SWITCH_NETNS, netns_exists, start_client,
+                               start_switch)
 from xenha_lab.nodes import Node, config_path, load_config, node_dir
 from xenha_lab.san import SAN_ADDRESS, SAN_NETNS, start_san
 
@@ -83,7 +84,7 @@ def prepare(args):
             'hostname': node['name'] + '\n',
             'hosts': hosts,
             'authorized_keys': authorized,
-            'cluster_interfaces': '# cluster network (VDE switch)\nauto eth1\niface eth1 inet static\n'
+            'cluster_interfaces': '# cluster network (the lab bridge)\nauto eth1\niface eth1 inet static\n'
                                   '  address %s/24\n' % node['cluster_ip'],
         }
         for key in ('ssh_host_ed25519_key', 'ssh_host_ed25519_key.pub'):
@@ -178,11 +179,7 @@ def cmd_up(args):
     os.makedirs(os.path.join(lab, 'run'), exist_ok=True)
     changed = prepare(args)
     config = load_config(lab)
-    switch_pid = os.path.join(lab, 'run', 'vde_switch.pid')
-    if not_running(switch_pid):
-        run(['vde_switch', '--sock', os.path.join(lab, 'cluster.vde'), '--daemon', '--pidfile', switch_pid,
-             '--mod', '700'])
-        changed = True
+    changed |= start_switch()
     changed |= start_client(lab)
     if config.get('shared_disk_transport') == 'iscsi':
         changed |= start_san(lab)
@@ -213,9 +210,7 @@ def cmd_down(args):
             changed |= stop_pid(bmc_pidfile(lab, node['name']))
     changed |= stop_pid(os.path.join(lab, 'run', 'apt-cache.pid'))
     changed |= stop_pid(os.path.join(lab, 'run', 'tgtd.pid'))
-    for plug in ('client-plug.pid', 'san-plug.pid', 'vde_switch.pid'):
-        changed |= stop_pid(os.path.join(lab, 'run', plug))
-    for name in (NETNS, SAN_NETNS):
+    for name in (NETNS, SAN_NETNS, SWITCH_NETNS):
         if netns_exists(name):
             run(['ip', 'netns', 'delete', name])
             changed = True

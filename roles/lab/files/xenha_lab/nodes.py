@@ -11,6 +11,7 @@ import subprocess
 import time
 
 from xenha_lab.common import out, pid_alive, run
+from xenha_lab.network import plug_tap, tap_name
 
 
 # No XSAVE, hence none of the AVX family (QEMU keeps advertising those without XSAVE, and the kernel
@@ -53,7 +54,8 @@ def qemu_argv(lab, config, node):
     argv += [
         '-netdev', 'user,id=mgmt,hostfwd=tcp:127.0.0.1:%d-:22' % node['ssh_port'],
         '-device', 'virtio-net-pci,netdev=mgmt,romfile=,mac=52:54:00:00:01:%02x' % index,
-        '-netdev', 'vde,id=cluster,sock=%s' % os.path.join(lab, 'cluster.vde'),
+        # QEMU creates the tap in the host's namespace; power_on moves it onto the lab's switch.
+        '-netdev', 'tap,id=cluster,ifname=%s,script=no,downscript=no,vnet_hdr=on' % tap_name(node['name']),
         '-device', 'virtio-net-pci,netdev=cluster,romfile=,mac=52:54:00:00:02:%02x' % index,
         '-display', 'none', '-serial', 'file:%s' % os.path.join(ndir, 'console.log'),
         '-qmp', 'unix:%s,server=on,wait=off' % os.path.join(ndir, 'qmp.sock'),
@@ -137,6 +139,7 @@ class Node:
         if self.is_on():
             return False
         run(qemu_argv(self.lab, self.config, self.node), stdout=subprocess.DEVNULL)
+        plug_tap(tap_name(self.node['name']))
         nice = self.config.get('guest_cpu_nice', 0)
         if nice:
             set_thread_nice(guest_cpu_threads(qmp(self.qmp_sock, 'query-cpus-fast')['return']), nice)

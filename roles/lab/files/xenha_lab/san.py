@@ -37,7 +37,7 @@ def tgt_programs(lab):
 
 def start_san(lab):
     """The iSCSI storage box: tgtd in its own netns, one target, LUN 1 = shared.img, CHAP required."""
-    changed = start_netns(lab, SAN_NETNS, SAN_ADDRESS, os.path.join(lab, 'run', 'san-plug.pid'))
+    changed = start_netns(SAN_NETNS, 'san', SAN_ADDRESS)
     tgtd, tgtadm = tgt_programs(lab)
     # tgtd's control socket lives in the lab (its default is /run/tgtd).
     env = dict(os.environ, TGT_IPC_SOCKET=os.path.join(lab, 'run', 'tgtd'))
