@@ -1,5 +1,5 @@
-"""Faults a cluster without guests must survive, injected on the lab: a second run while one holds the
-datacenter's lock, and a guest that does not fit the shared volume group."""
+"""Faults a cluster without guests must survive, injected on the lab: a Pacemaker daemon killed, a second run
+while one holds the datacenter's lock, and a guest that does not fit the shared volume group."""
 from __future__ import annotations
 
 import os
@@ -9,9 +9,53 @@ import time
 
 import pytest
 
-from labtools import ROOT, ModuleFailed, inventory, node, run_module
+from labtools import (MEMBERS, ROOT, ModuleFailed, console_tail, inventory, labctl, node, online, qemu_pid,
+                      run_module)
 
 LOCK = '/var/lib/xenha/run.lock'
+
+
+def cluster_view(name):
+    """(members online, nodes unclean) as `name` sees them; None when it does not answer."""
+    try:
+        xml = node(name).check_output('crm_mon --one-shot --output-as=xml')
+    except (AssertionError, RuntimeError):
+        return None
+    return online(node(name)), sorted(re.findall(r'<node name="([^"]+)"[^>]* unclean="true"', xml))
+
+
+@pytest.mark.parametrize('daemon', ['pacemaker-controld', 'pacemaker-execd'])
+def test_a_killed_pacemaker_daemon_is_recovered_or_its_node_fenced_never_stalled(daemon):
+    """kill -9 of one Pacemaker daemon on node2: pacemakerd starts it again, or node1 fences node2 (the lab's
+    fencing powers it off; it is powered on here, as its operator would). Either way the cluster is whole
+    again with nothing unclean, within ten minutes."""
+    pid_before = qemu_pid('node2')
+    started = time.monotonic()
+    node('node2').run("pkill --signal KILL --full '[/]%s( |$)'" % daemon)
+    fenced = whole = None
+    deadline = started + 600
+    view = None
+    # Whole means: both members online, nothing unclean, the daemon running on node2, and so for a minute (a
+    # decision to fence can follow a first look that seemed fine).
+    while time.monotonic() < deadline:
+        if fenced is None and qemu_pid('node2') != pid_before:
+            fenced = time.monotonic() - started
+            if qemu_pid('node2') is None:
+                labctl('power', 'node2', 'on')
+        view = cluster_view('node1')
+        if view == (MEMBERS, []) and node('node2').run('pgrep --full "[/]%s( |$)"' % daemon).rc == 0:
+            whole = whole or time.monotonic() - started
+            if time.monotonic() - started - whole >= 60:
+                break
+        else:
+            whole = None
+        time.sleep(5)
+    assert whole is not None and view == (MEMBERS, []), (
+        'the cluster was not whole within 600 s of killing %s on node2 (node1 sees online, unclean: %r); node2 %s; '
+        'the end of its console:\n%s' % (daemon, view, 'was fenced' if fenced else 'was not fenced',
+                                          console_tail('node2')))
+    print('%s killed on node2: %s; the cluster whole again after %.1f s'
+          % (daemon, 'node2 fenced after %.1f s' % fenced if fenced else 'started again, no fencing', whole))
 
 
 def test_a_second_run_refuses_while_another_holds_the_lock_and_changes_nothing():

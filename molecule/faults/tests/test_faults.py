@@ -8,7 +8,7 @@ import pytest
 from labtools import LAB_DIR
 
 FAULTS = ['guest_crash', 'libvirtd_kill', 'corosync_kill', 'controld_kill', 'execd_kill', 'link_cut_migrating',
-          'power_and_bmc_lost']
+          'power_and_bmc_lost', 'disk_lost']
 testinfra_hosts = ['node1']
 
 

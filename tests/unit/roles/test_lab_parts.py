@@ -77,6 +77,27 @@ def test_qmp_passes_arguments(tmp_path):
     assert seen[1] == {'execute': 'set_link', 'arguments': {'name': 'cluster', 'up': False}}
 
 
+def test_losing_the_shared_disk_drops_its_drive_and_reports_qemu_s_complaint(tmp_path, monkeypatch):
+    write_config(str(tmp_path), shared_disk_transport='virtio')
+    node = nodes.Node(str(tmp_path), 'node1')
+    monkeypatch.setattr(node, 'is_on', lambda: True)
+    seen, thread = fake_qemu(node.qmp_sock, [{'return': ''}])
+    node.lose_shared_disk()
+    thread.join(5)
+    assert seen[1] == {'execute': 'human-monitor-command', 'arguments': {'command-line': 'drive_del shared'}}
+    os.unlink(node.qmp_sock)
+    seen, thread = fake_qemu(node.qmp_sock, [{'return': "Device 'shared' not found\r\n"}])
+    with pytest.raises(SystemExit, match="drive_del shared on node1: Device 'shared' not found"):
+        node.lose_shared_disk()
+    thread.join(5)
+
+
+def test_losing_the_shared_disk_is_refused_on_the_iscsi_transport(tmp_path):
+    write_config(str(tmp_path), shared_disk_transport='iscsi')
+    with pytest.raises(SystemExit, match='needs the virtio shared disk'):
+        nodes.Node(str(tmp_path), 'node1').lose_shared_disk()
+
+
 def write_config(lab_dir, **config):
     os.makedirs(os.path.join(lab_dir, 'nodes', 'node1'), exist_ok=True)
     config = dict({'nodes': [{'name': 'node1', 'index': 1, 'ssh_port': 22101, 'bmc_port': 6231,
@@ -159,17 +180,6 @@ def test_the_lab_s_files_are_written_once(tmp_path):
     assert not lab.prepare(args)   # a second run changes nothing
     args.memory = 4096
     assert lab.prepare(args)       # new settings are written while the lab is down
-
-
-def test_a_node_s_cluster_nic_is_a_tap_with_offloads_named_apart_from_the_others(tmp_path):
-    fw = tmp_path / 'nodes' / 'node1' / 'fw'
-    fw.mkdir(parents=True)
-    config = {'memory_mib': 2048, 'vcpus': 2, 'shared_disk_transport': 'virtio'}
-    argv = nodes.qemu_argv(str(tmp_path), config, {'name': 'node1', 'index': 1, 'ssh_port': 22101})
-    cluster = next(arg for arg in argv if arg.startswith('tap,id=cluster,'))
-    assert 'ifname=xenha-node1' in cluster and 'vnet_hdr=on' in cluster and 'script=no' in cluster
-    names = {network.tap_name('node%d' % index) for index in range(1, 10)}
-    assert len(names) == 9 and all(len(name) <= 15 for name in names)
 
 
 def test_the_iscsi_target_programs_are_the_host_s_or_the_lab_s_cached_copy(tmp_path):

@@ -1,4 +1,5 @@
-"""The node's QEMU command line from the lab's settings: CPUs, and where the shared disk comes from."""
+"""The node's QEMU command line from the lab's settings: CPUs, the cluster NIC, and where the shared disk comes
+from."""
 from __future__ import annotations
 
 import os
@@ -6,6 +7,7 @@ import os
 from lab_script import lab_part
 
 nodes = lab_part('nodes')
+network = lab_part('network')
 NODE = {'name': 'node1', 'index': 1, 'ssh_port': 22101, 'bmc_port': 6231, 'cluster_ip': '10.0.0.1'}
 
 
@@ -25,3 +27,10 @@ def test_iscsi_transport_leaves_the_shared_disk_to_the_target(tmp_path):
     assert 'shared.img' not in line and 'xenha-shared' not in line
     assert '-smp 2' in line
     assert 'name=opt/xenha/hostname,file=' in line
+
+
+def test_the_cluster_nic_is_a_tap_with_offloads_named_apart_from_the_other_nodes(tmp_path):
+    cluster = next(arg for arg in argv(tmp_path) if arg.startswith('tap,id=cluster,'))
+    assert 'ifname=xenha-node1' in cluster and 'vnet_hdr=on' in cluster and 'script=no' in cluster
+    names = {network.tap_name('node%d' % index) for index in range(1, 10)}
+    assert len(names) == 9 and all(len(name) <= 15 for name in names)

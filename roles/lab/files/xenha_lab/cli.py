@@ -22,7 +22,7 @@ from xenha_lab.aptcache import cmd_apt_cache
 from xenha_lab.bmc import cmd_bmc
 from xenha_lab.images import cmd_image, cmd_mirrors, host_mirrors
 from xenha_lab.lab import cmd_down, cmd_outage, cmd_status, cmd_up
-from xenha_lab.nodes import cmd_cpus, cmd_link, cmd_power
+from xenha_lab.nodes import cmd_cpus, cmd_disk, cmd_link, cmd_power
 
 
 def main(argv=None):
@@ -69,6 +69,9 @@ def main(argv=None):
     link = sub.add_parser('link', help='cut or restore a node\'s cluster link')
     link.add_argument('node')
     link.add_argument('state', choices=['up', 'down'])
+    disk = sub.add_parser('disk', help="the shared disk failing every I/O on one node (until its next power-on)")
+    disk.add_argument('node')
+    disk.add_argument('state', choices=['lose'])
     outage = sub.add_parser('outage', help="a node's power failure with its BMC (cut), or its BMC back (restore)")
     outage.add_argument('node')
     outage.add_argument('state', choices=['cut', 'restore'])
@@ -88,5 +91,5 @@ def main(argv=None):
         if not args.mirror or not args.security_mirror:
             parser.error('no Debian mirror found in /etc/apt; give --mirror and --security-mirror')
     return {'image': cmd_image, 'mirrors': cmd_mirrors, 'up': cmd_up, 'down': cmd_down, 'status': cmd_status, 'bmc': cmd_bmc,
-            'power': cmd_power, 'cpus': cmd_cpus, 'link': cmd_link, 'outage': cmd_outage,
+            'power': cmd_power, 'cpus': cmd_cpus, 'link': cmd_link, 'disk': cmd_disk, 'outage': cmd_outage,
             'apt-cache': cmd_apt_cache}[args.command](args)

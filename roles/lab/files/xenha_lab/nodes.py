@@ -173,6 +173,20 @@ class Node:
     def set_link(self, up):
         qmp(self.qmp_sock, 'set_link', {'name': 'cluster', 'up': bool(up)})
 
+    def lose_shared_disk(self):
+        """The shared disk fails on this node alone: QEMU drops the drive behind the virtio disk, and every read
+        and write of the node's kernel then ends in an I/O error, as when a disk's path dies. Only a new QEMU
+        (the node's next power-on) has the disk again."""
+        if self.config.get('shared_disk_transport', 'virtio') != 'virtio':
+            raise SystemExit('labctl: disk lose needs the virtio shared disk; with the iSCSI transport cut the '
+                             "node's link to the storage box instead")
+        if not self.is_on():
+            raise SystemExit('labctl: %s is powered off' % self.node['name'])
+        reply = qmp(self.qmp_sock, 'human-monitor-command', {'command-line': 'drive_del shared'})
+        # HMP answers errors as text, in a successful QMP reply.
+        if reply.get('return'):
+            raise SystemExit('labctl: drive_del shared on %s: %s' % (self.node['name'], reply['return'].strip()))
+
 
 def cmd_power(args):
     node = Node(args.dir, args.node)
@@ -198,4 +212,9 @@ def cmd_cpus(args):
 
 def cmd_link(args):
     Node(args.dir, args.node).set_link(args.state == 'up')
+    return out(changed=True)
+
+
+def cmd_disk(args):
+    Node(args.dir, args.node).lose_shared_disk()
     return out(changed=True)
