@@ -50,10 +50,10 @@ def test_a_killed_pacemaker_daemon_is_recovered_or_its_node_fenced_never_stalled
         else:
             whole = None
         time.sleep(5)
+    fate = 'was fenced' if fenced else 'was not fenced'
     assert whole is not None and view == (MEMBERS, []), (
         'the cluster was not whole within 600 s of killing %s on node2 (node1 sees online, unclean: %r); node2 %s; '
-        'the end of its console:\n%s' % (daemon, view, 'was fenced' if fenced else 'was not fenced',
-                                          console_tail('node2')))
+        'the end of its console:\n%s' % (daemon, view, fate, console_tail('node2')))
     print('%s killed on node2: %s; the cluster whole again after %.1f s'
           % (daemon, 'node2 fenced after %.1f s' % fenced if fenced else 'started again, no fencing', whole))
 
