@@ -9,12 +9,12 @@ export XENHA_LAB_DIR := $(CURDIR)/lab-state
 # `make test` prints each long step's wall time, so a slow run shows where its time went.
 export TIMEFORMAT := took %0R s
 
-.PHONY: bootstrap test lint sanity unit build bench bench-lab bench-migration demo lab-up lab-down lab-test guests-test plain-test iscsi-test three-test qdevice-test drill-test rolling-test faults-test
+.PHONY: bootstrap test lint sanity unit build bench bench-lab bench-migration demo lab-up lab-down cluster-test lab-test guests-test plain-test iscsi-test three-test qdevice-test drill-test rolling-test faults-test
 
 bootstrap:
 	@time scripts/bootstrap
 
-test: bootstrap lint sanity unit build lab-test
+test: bootstrap lint sanity unit build cluster-test
 
 lint: collection-link
 	time ansible-lint
@@ -30,12 +30,15 @@ unit: collection-link
 build: collection-link
 	scripts/check-build
 
-# The lab itself, on real emulated nodes: boot, SSH, shared disk, cluster network, real fencing; then
-# the cluster converged twice and checked; then the hypervisor role's install path on a plain node.
-lab-test: collection-link
-	time scripts/scenario-test lab
+# The cluster on the lab's real Xen nodes: converged twice, checked, real fencing, the faults that need
+# no guest. The lab's own checks and the install path on a plain node are `lab-test` and `plain-test`:
+# on a slow CI runner the three scenarios together outran CI's budget.
+cluster-test: collection-link
 	time scripts/scenario-test default
-	time scripts/scenario-test plain
+
+# The lab itself, on real emulated nodes: boot, SSH, shared disk, cluster network, real fencing; not in `test`.
+lab-test: bootstrap collection-link
+	time scripts/scenario-test lab
 
 # All of site.yml (guests and services included) under molecule, with its checks; not in `test`:
 # over an hour on two cores.
