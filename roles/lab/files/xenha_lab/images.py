@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 import time
 
+from xenha_lab import payload_cache
 from xenha_lab.common import out, run, write
 
 
@@ -115,7 +116,8 @@ def _note_mirror(found, uri, suite):
 
 def image_inputs(flavour, mirror):
     """What an image depends on; a change of any of it rebuilds the image."""
-    recipe = inspect.getsource(build_rootfs) + inspect.getsource(assemble_disk) + FIRSTBOOT + FIRSTBOOT_UNIT
+    recipe = (inspect.getsource(build_rootfs) + inspect.getsource(assemble_disk) + FIRSTBOOT + FIRSTBOOT_UNIT
+              + inspect.getsource(payload_cache))
     digest = hashlib.sha256(recipe.encode() + json.dumps([flavour, mirror, SUITE, BASE_PACKAGES, PRELOAD_PACKAGES,
                                                           IMAGE_SIZE_MIB]).encode()).hexdigest()
     return digest[:12]
@@ -161,6 +163,11 @@ def build_rootfs(root, flavour, mirror, security_mirror, cache):
     link = os.path.join(root, 'etc/systemd/system/sysinit.target.wants/xenha-firstboot.service')
     if not os.path.lexists(link):
         os.symlink('/etc/systemd/system/xenha-firstboot.service', link)
+    # Emulated CPUs make recompiling each task's Ansible payload cost seconds per task (payload_cache).
+    dist_packages = os.path.join(root, 'usr/lib/python3/dist-packages')
+    write(os.path.join(dist_packages, 'xenha_lab_payload_cache.py'), inspect.getsource(payload_cache))
+    write(os.path.join(dist_packages, 'xenha-lab-payload-cache.pth'),
+          'import xenha_lab_payload_cache; xenha_lab_payload_cache.install()\n')
     write(os.path.join(root, 'etc/ssh/sshd_config.d/xenha-lab.conf'),
           'HostKey /etc/ssh/ssh_host_ed25519_key\nPasswordAuthentication no\nPermitRootLogin prohibit-password\n')
     for name in os.listdir(os.path.join(root, 'etc/ssh')):
