@@ -139,6 +139,28 @@ def test_the_image_recipe_names_the_image():
     assert images.image_inputs('preloaded', 'http://deb.example/debian') == before
 
 
+def test_a_new_image_build_keeps_the_one_a_running_lab_boots_from(tmp_path, monkeypatch):
+    """A fenced node powers on from its overlay: the image under it must survive a newer build."""
+    folder = tmp_path / 'cache' / 'images'
+    folder.mkdir(parents=True)
+    in_use, stale = folder / 'preloaded-0000000000aa.img', folder / 'preloaded-0000000000bb.img'
+    for old in (in_use, stale):
+        old.write_bytes(b'old')
+    (tmp_path / 'lab.json').write_text(json.dumps({'image': str(in_use)}))
+    monkeypatch.setattr(images, 'build_rootfs', lambda *args: None)
+    monkeypatch.setattr(images, 'assemble_disk', lambda root, image, workdir: open(image, 'wb').close())
+    monkeypatch.setattr(images, 'out', lambda **result: result)
+    args = type('Args', (), {'dir': str(tmp_path), 'flavour': 'preloaded', 'mirror': 'http://deb.example/debian',
+                             'security_mirror': 'http://security.example/debian-security'})
+    built = images.cmd_image(args)
+    assert built['changed'] and os.path.exists(built['image'])
+    assert in_use.exists() and not stale.exists()
+    (tmp_path / 'lab.json').unlink()  # the lab down: the next build may remove it
+    monkeypatch.setattr(images, 'image_inputs', lambda flavour, mirror: 'ffffffffffff')
+    images.cmd_image(args)
+    assert not in_use.exists()
+
+
 def test_the_controller_s_mirrors_are_found_in_deb822_and_one_line_sources(tmp_path, monkeypatch):
     sources = tmp_path / 'sources.list.d'
     sources.mkdir()

@@ -226,10 +226,22 @@ def cmd_image(args):
         os.rename(image + '.part', image)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    in_use = image_in_use(args.dir)
     for name in os.listdir(images):  # older builds of this flavour
-        if name.startswith(args.flavour + '-') and os.path.join(images, name) != image:
-            os.unlink(os.path.join(images, name))
+        path = os.path.join(images, name)
+        if name.startswith(args.flavour + '-') and path not in (image, in_use):
+            os.unlink(path)
     return out(changed=True, image=image, seconds=round(time.monotonic() - started, 1))
+
+
+def image_in_use(lab_dir):
+    """The image under the lab's node disks (lab.json), if a lab is up: its nodes' overlays need it at
+    their next power-on, so a newer build must not delete it."""
+    try:
+        with open(os.path.join(lab_dir, 'lab.json'), encoding='utf-8') as handle:
+            return json.load(handle).get('image')
+    except (OSError, ValueError):
+        return None
 
 
 def cmd_mirrors(args):
