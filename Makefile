@@ -9,7 +9,7 @@ export XENHA_LAB_DIR := $(CURDIR)/lab-state
 # `make test` prints each long step's wall time, so a slow run shows where its time went.
 export TIMEFORMAT := took %0R s
 
-.PHONY: bootstrap test lint sanity unit build bench bench-lab bench-migration demo lab-up lab-down cluster-test lab-test guests-test plain-test iscsi-test three-test qdevice-test drill-test rolling-test faults-test
+.PHONY: bootstrap test lint sanity unit build bench bench-lab bench-migration demo lab-up lab-down cluster-test idempotence-test lab-test guests-test plain-test iscsi-test three-test qdevice-test drill-test rolling-test faults-test
 
 bootstrap:
 	@time scripts/bootstrap
@@ -30,11 +30,17 @@ unit: collection-link
 build: collection-link
 	scripts/check-build
 
-# The cluster on the lab's real Xen nodes: converged twice, checked, real fencing, the faults that need
-# no guest. The lab's own checks and the install path on a plain node are `lab-test` and `plain-test`:
-# on a slow CI runner the three scenarios together outran CI's budget.
+# The cluster on the lab's real Xen nodes: converged, checked, real fencing, the faults that need no
+# guest. The second converge (changed=0), the lab's own checks and the install path on a plain node are
+# `idempotence-test`, `lab-test` and `plain-test`: on a slow CI runner they outran CI's budget.
 cluster-test: collection-link
 	time scripts/scenario-test default
+
+# The same cluster converged twice: the second run must report changed=0; not in `test`.
+idempotence-test: bootstrap collection-link
+	molecule destroy -s default
+	molecule create -s default && molecule converge -s default && molecule idempotence -s default; \
+	  status=$$?; molecule destroy -s default; exit $$status
 
 # The lab itself, on real emulated nodes: boot, SSH, shared disk, cluster network, real fencing; not in `test`.
 lab-test: bootstrap collection-link
