@@ -16,6 +16,7 @@ Times are seconds since the epoch, all from the controller's clock.
 
 from __future__ import annotations
 
+import datetime
 import html
 import json
 import re
@@ -191,18 +192,70 @@ def disks_starts(lines):
     return [{'t': t, 'guest': guest, 'node': node} for t, guest, node in sorted(found)]
 
 
-def failover_parts(event, window_end, starts, disks, back):
+# The nodes' own records (the drill keeps them in nodes/<node>/): Pacemaker's decision to start a guest's
+# resource in the journal (journalctl -o short-iso-precise), and each guest's console as xenconsoled stamps
+# it ("x0: [2026-12-06 06:51:02] text", the guest's name put first when the records are kept).
+_JOURNAL_DECISION = re.compile(r'^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?)([+-]\d\d:?\d\d|Z)? \S+ '
+                               r'pacemaker-controld\[\d+\]: +\w+: Initiating start operation (disks|guest)_(\S+?)_start_0')
+_CONSOLE_LINE = re.compile(r'^([^:\s]+): \[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\] ?(.*)$')
+# What a guest's console shows when its boot has reached the login prompt (agetty's issue line, then the prompt).
+_CONSOLE_LOGIN = re.compile(r'\blogin: ?$|^Debian GNU/Linux .* hvc0\s*$')
+
+
+def _epoch(stamp, zone='+0000'):
+    if '.' not in stamp:
+        stamp += '.0'
+    zone = '+0000' if zone in (None, 'Z') else zone.replace(':', '')
+    return datetime.datetime.strptime(stamp.replace(' ', 'T') + zone, '%Y-%m-%dT%H:%M:%S.%f%z').timestamp()
+
+
+def start_decisions(journal_lines):
+    """When Pacemaker decided to start a guest's disks or domain, from the nodes' journals:
+    [{'t', 'guest', 'resource'}] sorted, resource being 'disks' or 'guest'."""
+    found = set()
+    for line in journal_lines:
+        match = _JOURNAL_DECISION.match(line.strip())
+        if match:
+            found.add((_epoch(match.group(1), match.group(2)), match.group(4), match.group(3)))
+    return [{'t': t, 'guest': guest, 'resource': resource} for t, guest, resource in sorted(found)]
+
+
+def console_lines(lines):
+    """The guests' console lines: [{'t', 'guest', 'text'}] sorted by time (whole seconds, as stamped)."""
+    found = []
+    for line in lines:
+        match = _CONSOLE_LINE.match(line.rstrip('\n'))
+        if match:
+            found.append({'t': _epoch(match.group(2)), 'guest': match.group(1), 'text': match.group(3)})
+    return sorted(found, key=lambda entry: entry['t'])
+
+
+def failover_parts(event, window_end, starts, disks, back, decisions=(), consoles=()):
     """A failover's restart split into its parts, per guest the cluster started in the window, in seconds from
-    the failure: its disks active, its domain started, then each of its services answering after that start."""
+    the failure: Pacemaker's decision to start its disks, its disks active, its kernel's first line on the
+    console, its domain started, its boot at the login prompt, then each of its services answering after the
+    domain's start. A part the records do not show is None."""
+    def since_failure(found):
+        return round(found['t'] - event['t'], 1) if found else None
+
     parts = {}
     for start in starts:
         guest = start['guest']
         if not event['t'] <= start['t'] <= window_end or guest in parts:
             continue
         disk = next((d for d in disks if d['guest'] == guest and event['t'] <= d['t'] <= start['t']), None)
+        decided = next((d for d in decisions if d['guest'] == guest and event['t'] <= d['t'] <= start['t']), None)
+        # The new domain's console begins after its disks are active (the old one's ended at the failure).
+        console_from = disk['t'] if disk else (decided['t'] if decided else event['t'])
+        # whole-second stamps: the second the disks came up counts
+        own = [line for line in consoles if line['guest'] == guest and console_from - 1 < line['t'] <= window_end]
         started = round(start['t'] - event['t'], 1)
-        parts[guest] = {'node': start['node'], 'disks_active_s': round(disk['t'] - event['t'], 1) if disk else None,
+        parts[guest] = {'node': start['node'], 'start_decided_s': since_failure(decided),
+                        'disks_active_s': since_failure(disk),
+                        'console_first_s': since_failure(own[0] if own else None),
                         'domain_started_s': started,
+                        'console_login_s': since_failure(next((line for line in own
+                                                               if _CONSOLE_LOGIN.search(line['text'])), None)),
                         'services_after_start_s': {key: (None if seconds is None else round(seconds - started, 1))
                                                    for key, seconds in sorted(back.items())
                                                    if key.startswith(guest + '/')}}
@@ -223,13 +276,18 @@ def _since(event, key):
     return None if moment is None else round(moment - event['t'], 1)
 
 
-def analyse(samples, placements, events, end, budget, cluster_lines=(), listener_buffer=4.0, migration_budget=None):
+def analyse(samples, placements, events, end, budget, cluster_lines=(), listener_buffer=4.0, migration_budget=None,
+            journal_lines=(), console_log=()):
     """The drill report: per event what users saw, the failovers and migrations, pass criteria.
     `cluster_lines`: the nodes' cluster event logs over the drill: a guest the cluster started during a live
     migration or a rolling change was restarted, even when the client could not reach its counter.
     `listener_buffer`: seconds of audio a stream's player holds; `migration_budget`: seconds every service may
-    be silent, as users meet it, during a live migration (None: not judged)."""
+    be silent, as users meet it, during a live migration (None: not judged). `journal_lines`, `console_log`: the
+    nodes' journals and the guests' consoles over the drill (the nodes' records), which split each failover
+    into more parts; they never change the judgement."""
     starts = cluster_starts(cluster_lines)
+    decisions = start_decisions(journal_lines)
+    consoles = console_lines(console_log)
     series = split_series(samples)
     events = sorted(events, key=lambda e: e['t'])
     start = events[0]['t'] if events else min((s['t'] for s in samples), default=0)
@@ -272,7 +330,8 @@ def analyse(samples, placements, events, end, budget, cluster_lines=(), listener
         failovers.append({'event': event['name'], 'detection_s': _since(event, 'detected_at'),
                           'fencing_s': _since(event, 'fenced_at'), 'restart_s': _since(event, 'restarted_at'),
                           'service_back_s': back,
-                          'parts': failover_parts(event, window_end, starts, disks_starts(cluster_lines), back)})
+                          'parts': failover_parts(event, window_end, starts, disks_starts(cluster_lines), back,
+                                                  decisions, consoles)})
     changes = rolling_changes(series, events, counters, end, starts)
     faults = fault_outcomes(series, events, counters, end, starts, listener_buffer)
     doubles = double_runs(placements)
@@ -520,8 +579,12 @@ def table(report):
         for service, seconds in sorted(f['service_back_s'].items()):
             lines.append('  %-16s back after %s s' % (service, seconds))
         for guest, part in sorted(f.get('parts', {}).items()):
-            lines.append('  %s on %s: disks active %s s, domain started %s s, then %s' % (
-                guest, part['node'], part['disks_active_s'], part['domain_started_s'],
+            steps = [('start decided', part.get('start_decided_s')), ('disks active', part['disks_active_s']),
+                     ('first console line', part.get('console_first_s')),
+                     ('domain started', part['domain_started_s']), ('login prompt', part.get('console_login_s'))]
+            lines.append('  %s on %s: %s, then %s' % (
+                guest, part['node'], ', '.join('%s %s s' % (name, seconds) for name, seconds in steps
+                                               if seconds is not None),
                 ', '.join('%s +%s s' % (k.split('/')[1], v) for k, v in part['services_after_start_s'].items())
                 or 'no service probed'))
     for change in report.get('changes', []):

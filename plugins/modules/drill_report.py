@@ -70,6 +70,15 @@ options:
     description: Seconds every service may be silent, as users meet it, during a live migration - the moved
       guest's and every other guest's. Not judged when omitted.
     type: float
+  node_records:
+    description:
+      - A folder with one folder per node holding that node's records of the drill, as the drill keeps them -
+        C(journal.log) (from C(journalctl -o short-iso-precise)) and C(consoles.log) (the guests' consoles as
+        xenconsoled stamps them, each line led by the guest's name).
+      - They split each failover further, into Pacemaker's decision to start a guest, its kernel's first console
+        line and its login prompt. They never change the judgement; a missing or unreadable file leaves those
+        parts unknown.
+    type: path
   fail_on_miss:
     description: Fail the task when a criterion is missed (the report is written first).
     type: bool
@@ -101,12 +110,25 @@ table:
   type: str
 """
 
+import glob
 import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.xenha.datacenter.plugins.module_utils._drill import analyse, picture, read_records, table
+
+
+def node_record_lines(folder, name):
+    """Every node's lines of one record file (none when there is no such folder or file)."""
+    lines = []
+    for path in sorted(glob.glob(os.path.join(folder, '*', name))) if folder else ():
+        try:
+            with open(path, encoding='utf-8', errors='replace') as handle:
+                lines.extend(handle.read().splitlines())
+        except OSError:
+            continue
+    return lines
 
 
 def main():
@@ -120,6 +142,7 @@ def main():
         cluster_events=dict(type='list', elements='str', default=[]),
         listener_buffer=dict(type='float', default=4.0),
         migration_budget=dict(type='float'),
+        node_records=dict(type='path'),
         fail_on_miss=dict(type='bool', default=True),
     ))
     params = module.params
@@ -134,7 +157,9 @@ def main():
     samples = read_records(params['samples']) if os.path.exists(params['samples']) else []
     placements = read_records(params['placements']) if os.path.exists(params['placements']) else []
     report = analyse(samples, placements, params['events'], params['end'], params['budget'],
-                     params['cluster_events'], params['listener_buffer'], params['migration_budget'])
+                     params['cluster_events'], params['listener_buffer'], params['migration_budget'],
+                     node_record_lines(params['node_records'], 'journal.log'),
+                     node_record_lines(params['node_records'], 'consoles.log'))
     os.makedirs(params['dest'], exist_ok=True)
     text = table(report)
     with open(os.path.join(params['dest'], 'report.json'), 'w') as handle:

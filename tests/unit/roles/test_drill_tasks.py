@@ -120,13 +120,16 @@ def test_the_node_records_pass_over_a_silent_node_and_never_fail_the_drill():
             assert task.get('failed_when') is False, task['name']
 
 
-def test_the_node_records_are_kept_after_the_report_is_written():
+def test_the_node_records_are_kept_when_the_steps_end_and_read_by_the_report():
     always = [task for task in load('main.yml') if 'block' in task][0]['always']
     names = [task['name'] for task in always]
     records = names.index("Keep each node's record of the drill beside the report")
-    assert records > names.index('Show the report')
+    judge = names.index('Judge the drill and write the report')
+    # after the probes stop (the window is over), before the judgement that reads them
+    assert names.index('Wait for the probes to finish') < records < judge
     assert always[records]['ansible.builtin.include_tasks'] == 'node_records.yml'
     assert always[records]['when'] == 'drill_node_records | bool'
+    assert "__drill_dir ~ '/nodes'" in always[judge]['xenha.datacenter.drill_report']['node_records']
 
 
 RECORDS_PLAY = """

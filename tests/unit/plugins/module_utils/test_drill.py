@@ -1,8 +1,11 @@
 """The drill's judgement from synthetic timelines: gaps, failovers, double runs, counters, report."""
 from __future__ import annotations
 
+import datetime
+
 from ansible_collections.xenha.datacenter.plugins.module_utils._drill import (
-    analyse, axis_step, cluster_starts, double_runs, faults_table, latest_answers, picture, table,
+    analyse, axis_step, cluster_starts, console_lines, double_runs, faults_table, latest_answers, picture,
+    start_decisions, table,
 )
 from ansible_collections.xenha.datacenter.plugins.module_utils._timeline import (
     byte_rate, heard_gaps, outages, stream_gaps,
@@ -415,10 +418,56 @@ def test_a_failover_is_split_into_disks_domain_and_each_service_from_the_cluster
              "121.0: Resource operation 'monitor (30000)' for 'guest_x0' on 'node2': ok",
              "20.0: Resource operation 'start' for 'disks_x0' on 'node1': ok"]       # before the failover
     failover = analyse(samples, [], events, 300, 600, lines)['failovers'][0]
-    assert failover['parts'] == {'x0': {'node': 'node2', 'disks_active_s': 50.5, 'domain_started_s': 70.0,
+    assert failover['parts'] == {'x0': {'node': 'node2', 'start_decided_s': None, 'disks_active_s': 50.5,
+                                        'console_first_s': None, 'domain_started_s': 70.0, 'console_login_s': None,
                                         'services_after_start_s': {'x0/http': 130.0}}}
     assert 'x0 on node2: disks active 50.5 s, domain started 70.0 s, then http +130.0 s' in table(
         analyse(samples, [], events, 300, 600, lines))
+
+
+def stamp(seconds, sep=' '):
+    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).strftime('%Y-%m-%d' + sep + '%H:%M:%S')
+
+
+def test_the_nodes_records_split_a_failover_into_the_decision_the_kernel_and_the_boot():
+    base = 1796000000                      # the drill's clock and the nodes' share UTC epoch seconds
+    samples = ups('x0', 'http', [base + t for t in range(0, 300, 2)], down={base + t for t in range(52, 250, 2)})
+    events = [{'t': base + 50, 'name': 'power off node1', 'kind': 'failover', 'detected_at': base + 60,
+               'fenced_at': base + 80, 'restarted_at': base + 120}]
+    cluster = ["%d.5: Resource operation 'start' for 'disks_x0' on 'node2': ok" % (base + 100),
+               "%d.0: Resource operation 'start' for 'guest_x0' on 'node2': ok" % (base + 120)]
+    journal = [
+        '%s.250000+0000 node2 pacemaker-controld[812]:  notice: Initiating start operation disks_x0_start_0 '
+        'locally on node2' % stamp(base + 81, 'T'),
+        '%s.000000+00:00 node2 pacemaker-controld[812]:  notice: Initiating start operation guest_x0_start_0 '
+        'locally on node2' % stamp(base + 101, 'T'),
+        '%s.000000+0000 node1 pacemaker-controld[700]:  notice: Initiating start operation disks_x0_start_0 '
+        'locally on node1' % stamp(base + 10, 'T'),                                  # x0's start before the failure
+        '%s.000000+0000 node2 pacemaker-fenced[810]:  notice: Operation off of node1 by node2: OK' % stamp(base + 80, 'T')]
+    consoles = ['x0: [%s] [    0.000000] Linux version 6.1.0-28-amd64' % stamp(base + 5),        # the old domain
+                'x0: [%s] [    0.000000] Linux version 6.1.0-28-amd64' % stamp(base + 104),
+                'x0: [%s] [  OK  ] Reached target multi-user.target' % stamp(base + 190),
+                'x0: [%s] Debian GNU/Linux 12 x0 hvc0' % stamp(base + 196),
+                'x1: [%s] Debian GNU/Linux 12 x1 hvc0' % stamp(base + 150)]
+    report = analyse(samples, [], events, base + 300, 600, cluster, journal_lines=journal, console_log=consoles)
+    part = report['failovers'][0]['parts']['x0']
+    assert (part['start_decided_s'], part['disks_active_s'], part['console_first_s'], part['domain_started_s'],
+            part['console_login_s']) == (31.2, 50.5, 54.0, 70.0, 146.0)
+    assert report['passed'] == analyse(samples, [], events, base + 300, 600, cluster)['passed']
+    assert ('x0 on node2: start decided 31.2 s, disks active 50.5 s, first console line 54.0 s, domain started '
+            '70.0 s, login prompt 146.0 s, then http +130.0 s') in table(report)
+
+
+def test_records_of_another_shape_leave_those_parts_unknown():
+    assert start_decisions(['Dec 06 06:50:01 node2 pacemaker-controld[812]: notice: Initiating start operation '
+                            'disks_x0_start_0 on node2', 'garbage']) == []
+    assert console_lines(['x0 without a stamp', '[2026-12-06 06:51:02] no guest name']) == []
+    assert console_lines(['x0: [2026-12-06 06:51:02] x0 login: ']) == [
+        {'t': stamp_epoch('2026-12-06 06:51:02'), 'guest': 'x0', 'text': 'x0 login: '}]
+
+
+def stamp_epoch(text):
+    return datetime.datetime.strptime(text + '+0000', '%Y-%m-%d %H:%M:%S%z').timestamp()
 
 
 def test_the_faults_table_has_a_line_per_fault_with_its_numbers_and_verdict():
