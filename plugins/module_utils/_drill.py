@@ -193,13 +193,18 @@ def disks_starts(lines):
 
 
 # The nodes' own records (the drill keeps them in nodes/<node>/): Pacemaker's decision to start a guest's
-# resource in the journal (journalctl -o short-iso-precise), and each guest's console as xenconsoled stamps
+# resource in the journal (journalctl -o short-iso-precise; a guest's disks are a clone, whose instance the
+# journal names, disks_x0:1), and each guest's console as xenconsoled stamps
 # it ("x0: [2026-12-06 06:51:02] text", the guest's name put first when the records are kept).
 _JOURNAL_DECISION = re.compile(r'^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?)([+-]\d\d:?\d\d|Z)? \S+ '
-                               r'pacemaker-controld\[\d+\]: +\w+: Initiating start operation (disks|guest)_(\S+?)_start_0')
+                               r'pacemaker-controld\[\d+\]: +\w+: Initiating start operation (disks|guest)_(\S+?)(?::\d+)?_start_0')
 _CONSOLE_LINE = re.compile(r'^([^:\s]+): \[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\] ?(.*)$')
-# What a guest's console shows when its boot has reached the login prompt (agetty's issue line, then the prompt).
-_CONSOLE_LOGIN = re.compile(r'\blogin: ?$|^Debian GNU/Linux .* hvc0\s*$')
+# systemd colours its status lines on a console
+_TERMINAL_CODES = re.compile(r'\x1b\[[0-9;?]*[A-Za-z]|\r')
+# What a guest's console shows when its boot is over: systemd's status line for its default target, or the login
+# prompt (agetty's issue line, then the prompt). A busy guest's getty may never come: its console device timed out.
+_CONSOLE_BOOTED = re.compile(r'Reached target (?:\S+ - )?(?:multi-user\.target|graphical\.target|Multi-User System)'
+                             r'|\blogin: ?$|^Debian GNU/Linux .* hvc0\s*$')
 
 
 def _epoch(stamp, zone='+0000'):
@@ -221,19 +226,21 @@ def start_decisions(journal_lines):
 
 
 def console_lines(lines):
-    """The guests' console lines: [{'t', 'guest', 'text'}] sorted by time (whole seconds, as stamped)."""
+    """The guests' console lines: [{'t', 'guest', 'text'}] sorted by time (whole seconds, as stamped), the text
+    without its terminal codes."""
     found = []
     for line in lines:
         match = _CONSOLE_LINE.match(line.rstrip('\n'))
         if match:
-            found.append({'t': _epoch(match.group(2)), 'guest': match.group(1), 'text': match.group(3)})
+            found.append({'t': _epoch(match.group(2)), 'guest': match.group(1),
+                          'text': _TERMINAL_CODES.sub('', match.group(3))})
     return sorted(found, key=lambda entry: entry['t'])
 
 
 def failover_parts(event, window_end, starts, disks, back, decisions=(), consoles=()):
     """A failover's restart split into its parts, per guest the cluster started in the window, in seconds from
     the failure: Pacemaker's decision to start its disks, its disks active, its kernel's first line on the
-    console, its domain started, its boot at the login prompt, then each of its services answering after the
+    console, its domain started, its boot over (its default target reached), then each of its services answering after the
     domain's start. A part the records do not show is None."""
     def since_failure(found):
         return round(found['t'] - event['t'], 1) if found else None
@@ -254,8 +261,8 @@ def failover_parts(event, window_end, starts, disks, back, decisions=(), console
                         'disks_active_s': since_failure(disk),
                         'console_first_s': since_failure(own[0] if own else None),
                         'domain_started_s': started,
-                        'console_login_s': since_failure(next((line for line in own
-                                                               if _CONSOLE_LOGIN.search(line['text'])), None)),
+                        'console_booted_s': since_failure(next((line for line in own
+                                                                if _CONSOLE_BOOTED.search(line['text'])), None)),
                         'services_after_start_s': {key: (None if seconds is None else round(seconds - started, 1))
                                                    for key, seconds in sorted(back.items())
                                                    if key.startswith(guest + '/')}}
@@ -581,7 +588,7 @@ def table(report):
         for guest, part in sorted(f.get('parts', {}).items()):
             steps = [('start decided', part.get('start_decided_s')), ('disks active', part['disks_active_s']),
                      ('first console line', part.get('console_first_s')),
-                     ('domain started', part['domain_started_s']), ('login prompt', part.get('console_login_s'))]
+                     ('domain started', part['domain_started_s']), ('booted', part.get('console_booted_s'))]
             lines.append('  %s on %s: %s, then %s' % (
                 guest, part['node'], ', '.join('%s %s s' % (name, seconds) for name, seconds in steps
                                                if seconds is not None),

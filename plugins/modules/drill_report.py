@@ -76,7 +76,7 @@ options:
         C(journal.log) (from C(journalctl -o short-iso-precise)) and C(consoles.log) (the guests' consoles as
         xenconsoled stamps them, each line led by the guest's name).
       - They split each failover further, into Pacemaker's decision to start a guest, its kernel's first console
-        line and its login prompt. They never change the judgement; a missing or unreadable file leaves those
+        line and the end of its boot. They never change the judgement; a missing or unreadable file leaves those
         parts unknown.
     type: path
   fail_on_miss:
