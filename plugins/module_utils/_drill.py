@@ -195,7 +195,7 @@ def disks_starts(lines):
 # The nodes' own records (the drill keeps them in nodes/<node>/): Pacemaker's decision to start a guest's
 # resource in the journal (journalctl -o short-iso-precise; a guest's disks are a clone, whose instance the
 # journal names, disks_x0:1), and each guest's console as xenconsoled stamps
-# it ("x0: [2026-12-06 06:51:02] text", the guest's name put first when the records are kept).
+# it ("x0: [YYYY-MM-DD hh:mm:ss] text", the guest's name put first when the records are kept).
 _JOURNAL_DECISION = re.compile(r'^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?)([+-]\d\d:?\d\d|Z)? \S+ '
                                r'pacemaker-controld\[\d+\]: +\w+: Initiating start operation (disks|guest)_(\S+?)(?::\d+)?_start_0')
 _CONSOLE_LINE = re.compile(r'^([^:\s]+): \[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\] ?(.*)$')
