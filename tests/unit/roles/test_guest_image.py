@@ -70,7 +70,8 @@ def test_the_initramfs_loads_both_xen_frontends_so_the_network_does_not_wait_for
 def test_services_are_off_until_declared_and_idle_units_masked(tmp_path, monkeypatch):
     _root, _version, commands = build(tmp_path, monkeypatch)
     assert 'systemctl disable isc-dhcp-server apache2 icecast2 xrdp xrdp-sesman bzflag' in commands
-    assert 'systemctl mask e2scrub_reap.service e2scrub_all.timer' in commands
+    assert ('systemctl mask e2scrub_reap.service e2scrub_all.timer systemd-binfmt.service '
+            'proc-sys-fs-binfmt_misc.automount proc-sys-fs-binfmt_misc.mount') in commands
 
 
 def test_the_image_keeps_no_key_no_machine_id_and_no_proxy(tmp_path, monkeypatch):
