@@ -24,6 +24,15 @@ def cluster_view(name):
     return online(node(name)), sorted(re.findall(r'<node name="([^"]+)"[^>]* unclean="true"', xml))
 
 
+def runs_on(name, command):
+    """True when `command` exits 0 on `name`; False when it fails or the node does not answer SSH (a node
+    being fenced or booting: testinfra raises RuntimeError for SSH's own exit status 255)."""
+    try:
+        return node(name).run(command).rc == 0
+    except RuntimeError:
+        return False
+
+
 @pytest.mark.parametrize('daemon', ['pacemaker-controld', 'pacemaker-execd'])
 def test_a_killed_pacemaker_daemon_is_recovered_or_its_node_fenced_never_stalled(daemon):
     """kill -9 of one Pacemaker daemon on node2: pacemakerd starts it again, or node1 fences node2 (the lab's
@@ -32,24 +41,33 @@ def test_a_killed_pacemaker_daemon_is_recovered_or_its_node_fenced_never_stalled
     pid_before = qemu_pid('node2')
     started = time.monotonic()
     node('node2').run("pkill --signal KILL --full '[/]%s( |$)'" % daemon)
-    fenced = whole = None
+    fenced = whole = off_since = None
     deadline = started + 600
     view = None
-    # Whole means: both members online, nothing unclean, the daemon running on node2, and so for a minute (a
-    # decision to fence can follow a first look that seemed fine).
-    while time.monotonic() < deadline:
-        if fenced is None and qemu_pid('node2') != pid_before:
-            fenced = time.monotonic() - started
-            if qemu_pid('node2') is None:
+    try:
+        # Whole means: both members online, nothing unclean, the daemon running on node2, and so for a minute (a
+        # decision to fence can follow a first look that seemed fine).
+        while time.monotonic() < deadline:
+            if fenced is None and qemu_pid('node2') != pid_before:
+                fenced = time.monotonic() - started
+            # Powered on once it has stayed off a few seconds: the fence agent checks that the power is off
+            # before it reports success, and a node already on again would fail that check.
+            off_since = (off_since or time.monotonic()) if qemu_pid('node2') is None else None
+            if off_since is not None and time.monotonic() - off_since >= 10:
                 labctl('power', 'node2', 'on')
-        view = cluster_view('node1')
-        if view == (MEMBERS, []) and node('node2').run('pgrep --full "[/]%s( |$)"' % daemon).rc == 0:
-            whole = whole or time.monotonic() - started
-            if time.monotonic() - started - whole >= 60:
-                break
-        else:
-            whole = None
-        time.sleep(5)
+                off_since = None
+            view = cluster_view('node1')
+            if view == (MEMBERS, []) and runs_on('node2', 'pgrep --full "[/]%s( |$)"' % daemon):
+                whole = whole or time.monotonic() - started
+                if time.monotonic() - started - whole >= 60:
+                    break
+            else:
+                whole = None
+            time.sleep(5)
+    finally:
+        # A failure here must not leave node2 off for the checks that follow.
+        if qemu_pid('node2') is None:
+            labctl('power', 'node2', 'on')
     fate = 'was fenced' if fenced else 'was not fenced'
     assert whole is not None and view == (MEMBERS, []), (
         'the cluster was not whole within 600 s of killing %s on node2 (node1 sees online, unclean: %r); node2 %s; '
