@@ -54,9 +54,10 @@ def render_expression(tmp_path, role, expression, variables):
     return json.loads((tmp_path / 'value.json').read_text())
 
 
-def run_role_task(tmp_path, role, tasks_file, name, variables):
+def run_role_task(tmp_path, role, tasks_file, name, variables, expect_success=True):
     """Run the task called `name` of roles/<role>/tasks/<tasks_file> on localhost, with the role's
-    defaults and vars and `variables` over them; returns ansible-playbook's output."""
+    defaults and vars and `variables` over them; returns ansible-playbook's output (and, when
+    `expect_success` is false, its exit status first, whatever it is)."""
     role_dir = os.path.join(ROLES, role)
     with open(os.path.join(role_dir, 'tasks', tasks_file)) as handle:
         task = next(task for task in yaml.safe_load(handle) if task.get('name') == name)
@@ -66,7 +67,7 @@ def run_role_task(tmp_path, role, tasks_file, name, variables):
     playbook.write_text(yaml.safe_dump([{
         'hosts': 'localhost', 'gather_facts': False,
         'vars_files': _role_vars_files(role_dir) + [str(tmp_path / 'vars.json')], 'tasks': [task]}]))
-    return _run_playbook(tmp_path / 'inventory.json', playbook)
+    return _run_playbook(tmp_path / 'inventory.json', playbook, expect_success)
 
 
 def _role_vars_files(role_dir):
@@ -74,9 +75,12 @@ def _role_vars_files(role_dir):
             if os.path.exists(os.path.join(role_dir, kind, 'main.yml'))]
 
 
-def _run_playbook(inventory, playbook):
-    env = dict(os.environ, ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_INVENTORY_UNPARSED_WARNING='false')
+def _run_playbook(inventory, playbook, expect_success=True):
+    env = dict(os.environ, ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_INVENTORY_UNPARSED_WARNING='false',
+               ANSIBLE_NOCOLOR='1')
     run = subprocess.run([PLAYBOOK, '-i', str(inventory), str(playbook)],
                          capture_output=True, text=True, env=env, check=False)
+    if not expect_success:
+        return run.returncode, run.stdout + run.stderr
     assert run.returncode == 0, run.stdout + run.stderr
     return run.stdout

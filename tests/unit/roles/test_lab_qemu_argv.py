@@ -29,6 +29,23 @@ def test_iscsi_transport_leaves_the_shared_disk_to_the_target(tmp_path):
     assert 'name=opt/xenha/hostname,file=' in line
 
 
+def test_every_node_sees_the_small_sbd_disk_in_both_transports(tmp_path):
+    for transport in ('virtio', 'iscsi'):
+        line = ' '.join(argv(tmp_path / transport, shared_disk_transport=transport))
+        assert 'file=%s,' % (tmp_path / transport / 'sbd.img') in line and 'serial=xenha-sbd' in line
+        assert 'share-rw=on,serial=xenha-sbd' in line
+
+
+def test_a_power_on_creates_the_sbd_disk_once(tmp_path):
+    path = nodes.ensure_sbd_disk(str(tmp_path))
+    assert os.path.getsize(path) == nodes.SBD_DISK_MIB * 1024 * 1024
+    with open(path, 'r+b') as handle:
+        handle.write(b'header')
+    nodes.ensure_sbd_disk(str(tmp_path))
+    with open(path, 'rb') as handle:
+        assert handle.read(6) == b'header'
+
+
 def test_the_cluster_nic_is_a_tap_with_offloads_named_apart_from_the_other_nodes(tmp_path):
     cluster = next(arg for arg in argv(tmp_path) if arg.startswith('tap,id=cluster,'))
     assert 'ifname=xenha-node1' in cluster and 'vnet_hdr=on' in cluster and 'script=no' in cluster

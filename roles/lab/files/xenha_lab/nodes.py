@@ -33,6 +33,21 @@ def node_dir(lab, name):
     return os.path.join(lab, 'nodes', name)
 
 
+# A small disk every node sees, apart from the guests' volume group, for the cluster role's optional second
+# fencing level (SBD). Unused unless the inventory names it; attached in both shared-disk transports.
+SBD_DISK = 'sbd.img'
+SBD_DISK_MIB = 8
+
+
+def ensure_sbd_disk(lab):
+    """Create the SBD disk if this lab has none yet (a lab made before it existed gets it at a power-on)."""
+    path = os.path.join(lab, SBD_DISK)
+    if not os.path.exists(path):
+        with open(path, 'wb') as handle:
+            handle.truncate(SBD_DISK_MIB * 1024 * 1024)
+    return path
+
+
 def qemu_argv(lab, config, node):
     index = node['index']
     ndir = node_dir(lab, node['name'])
@@ -52,6 +67,8 @@ def qemu_argv(lab, config, node):
             '-device', 'virtio-blk-pci,drive=shared,share-rw=on,serial=xenha-shared',
         ]
     argv += [
+        '-drive', 'file=%s,if=none,id=sbd,format=raw,cache=none,file.locking=off' % os.path.join(lab, SBD_DISK),
+        '-device', 'virtio-blk-pci,drive=sbd,share-rw=on,serial=xenha-sbd',
         '-netdev', 'user,id=mgmt,hostfwd=tcp:127.0.0.1:%d-:22' % node['ssh_port'],
         '-device', 'virtio-net-pci,netdev=mgmt,romfile=,mac=52:54:00:00:01:%02x' % index,
         # QEMU creates the tap in the host's namespace; power_on moves it onto the lab's switch.
@@ -138,6 +155,7 @@ class Node:
     def power_on(self):
         if self.is_on():
             return False
+        ensure_sbd_disk(self.lab)
         run(qemu_argv(self.lab, self.config, self.node), stdout=subprocess.DEVNULL)
         plug_tap(tap_name(self.node['name']))
         nice = self.config.get('guest_cpu_nice', 0)
