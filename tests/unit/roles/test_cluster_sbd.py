@@ -58,11 +58,11 @@ def test_no_sbd_level_by_default(tmp_path):
 
 def test_sbd_settings_name_the_disk_the_watchdog_and_pacemaker(tmp_path):
     text = render_template(tmp_path, 'cluster', 'sbd.default.j2', {
-        'cluster_sbd_device': DEVICE, 'cluster_sbd_watchdog_device': '/dev/watchdog0',
-        'cluster_sbd_watchdog_timeout': 15})
+        'cluster_sbd_device': DEVICE, 'cluster_sbd_watchdog_timeout': 15})
     settings = dict(re.findall(r'^(SBD_\w+)=(.*)$', text, re.M))
     assert settings['SBD_DEVICE'] == '"%s"' % DEVICE
-    assert settings['SBD_WATCHDOG_DEV'] == '/dev/watchdog0' and settings['SBD_WATCHDOG_TIMEOUT'] == '15'
+    # the udev rule's name, not /dev/watchdogN, whose number follows the order the drivers registered in
+    assert settings['SBD_WATCHDOG_DEV'] == '/dev/xenha-sbd-watchdog' and settings['SBD_WATCHDOG_TIMEOUT'] == '15'
     assert settings['SBD_PACEMAKER'] == 'yes' and settings['SBD_STARTMODE'] == 'always'
 
 
@@ -117,3 +117,53 @@ def test_a_header_with_other_timeouts_is_refused_not_rewritten(tmp_path):
     rc, output = check_disk(tmp_path, 0, HEADER.format(device=DEVICE, watchdog=15, msgwait=30))
     flat = re.sub(r'\s+', ' ', output)
     assert rc != 0 and 'has watchdog 15 s and msgwait 30 s, the inventory asks for 5 s and 10 s' in flat, flat
+
+
+def test_a_watchdog_identity_that_a_udev_rule_cannot_hold_is_refused(tmp_path):
+    rc, output = validate(tmp_path, cluster_sbd_device=DEVICE, cluster_sbd_watchdog_identity='xen_wdt", RUN+="/bin/sh')
+    assert rc != 0 and 'cluster_sbd_watchdog_identity a watchdog' in re.sub(r'\s+', ' ', output)
+
+
+def holders(tmp_path, names):
+    return run_role_task(tmp_path, 'cluster', 'sbd.yml', 'Refuse a watchdog another daemon holds', {
+        '__cluster_sbd_holders': {'stdout_lines': names}}, expect_success=False)
+
+
+def test_the_watchdog_sanlocks_wdmd_holds_is_refused_for_sbd(tmp_path):
+    rc, output = holders(tmp_path, ['wdmd'])
+    flat = re.sub(r'\s+', ' ', output)
+    assert rc != 0 and 'is held by wdmd; a watchdog serves one daemon' in flat, flat
+
+
+def test_sbd_may_hold_its_own_watchdog(tmp_path):
+    for names in ([], ['sbd']):
+        (tmp_path / str(len(names))).mkdir()
+        rc, output = holders(tmp_path / str(len(names)), names)
+        assert rc == 0, output
+
+
+def missing(tmp_path, watchdog, disk):
+    return run_role_task(tmp_path, 'cluster', 'sbd.yml', 'Refuse a missing watchdog or SBD disk', {
+        'cluster_sbd_device': DEVICE, '__cluster_sbd_watchdog': {'stat': {'exists': watchdog}},
+        '__cluster_sbd_paths': {'results': [{'stat': {'exists': watchdog}}, {'stat': {'exists': disk, 'isblk': disk}}]}},
+        expect_success=False)
+
+
+def test_a_node_without_the_named_watchdog_is_refused(tmp_path):
+    rc, output = missing(tmp_path, False, True)
+    flat = re.sub(r'\s+', ' ', output)
+    assert rc != 0 and 'no watchdog has the identity cluster_sbd_watchdog_identity ("xen_wdt") after loading xen_wdt' in flat
+    assert 'sbd was not configured' in flat
+
+
+def test_a_missing_sbd_disk_is_refused(tmp_path):
+    rc, output = missing(tmp_path, True, False)
+    flat = re.sub(r'\s+', ' ', output)
+    assert rc != 0 and 'cluster_sbd_device %s is not a block device' % DEVICE in flat, flat
+
+
+def test_the_udev_rule_names_the_watchdog_of_the_identity_asked_for(tmp_path):
+    rule = render_template(tmp_path, 'cluster', 'sbd-watchdog.rules.j2', {'cluster_sbd_watchdog_identity': 'IPMI'})
+    line = [text for text in rule.splitlines() if not text.startswith('#')]
+    assert line == ['SUBSYSTEM=="watchdog", KERNEL=="watchdog[0-9]*", ATTR{identity}=="IPMI", '
+                    'SYMLINK+="xenha-sbd-watchdog"']
