@@ -2,9 +2,11 @@
 checks that refuse bad settings and never write a header over data (the role's own tasks, run by Ansible)."""
 from __future__ import annotations
 
+import os
 import re
 
-from role_template import render_template, run_role_task
+import yaml
+from role_template import ROLES, render_template, run_role_task
 
 DEVICE = '/dev/disk/by-id/virtio-xenha-sbd'
 HEADER = """==Dumping header on disk {device}
@@ -167,3 +169,11 @@ def test_the_udev_rule_names_the_watchdog_of_the_identity_asked_for(tmp_path):
     line = [text for text in rule.splitlines() if not text.startswith('#')]
     assert line == ['SUBSYSTEM=="watchdog", KERNEL=="watchdog[0-9]*", ATTR{identity}=="IPMI", '
                     'SYMLINK+="xenha-sbd-watchdog"']
+
+
+def test_the_disk_and_the_watchdog_are_judged_through_their_symlinks():
+    """Both are udev symlinks (/dev/disk/by-id/..., /dev/xenha-sbd-watchdog): a stat of the link itself says
+    it is no block device (the lab refused its SBD disk so)."""
+    with open(os.path.join(ROLES, 'cluster', 'tasks', 'sbd.yml')) as handle:
+        stats = [task for task in yaml.safe_load(handle) if 'ansible.builtin.stat' in task]
+    assert len(stats) == 2 and all(task['ansible.builtin.stat'].get('follow') is True for task in stats)
