@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from labtools import (MEMBERS, ROOT, ModuleFailed, console_tail, inventory, labctl, node, online, qemu_pid,
+from labtools import (MEMBERS, ROOT, ModuleFailed, console_tail, inventory, labctl, node, on_node, online, qemu_pid,
                       run_module)
 
 LOCK = '/var/lib/xenha/run.lock'
@@ -22,15 +22,6 @@ def cluster_view(name):
     except (AssertionError, RuntimeError):
         return None
     return online(node(name)), sorted(re.findall(r'<node name="([^"]+)"[^>]* unclean="true"', xml))
-
-
-def runs_on(name, command):
-    """True when `command` exits 0 on `name`; False when it fails or the node does not answer SSH (a node
-    being fenced or booting: testinfra raises RuntimeError for SSH's own exit status 255)."""
-    try:
-        return node(name).run(command).rc == 0
-    except RuntimeError:
-        return False
 
 
 @pytest.mark.parametrize('daemon', ['pacemaker-controld', 'pacemaker-execd'])
@@ -57,7 +48,8 @@ def test_a_killed_pacemaker_daemon_is_recovered_or_its_node_fenced_never_stalled
                 labctl('power', 'node2', 'on')
                 off_since = None
             view = cluster_view('node1')
-            if view == (MEMBERS, []) and runs_on('node2', 'pgrep --full "[/]%s( |$)"' % daemon):
+            # on_node, not testinfra: a node being fenced or booting fails SSH (255), which testinfra raises on.
+            if view == (MEMBERS, []) and on_node('node2', 'pgrep --full "[/]%s( |$)"' % daemon).returncode == 0:
                 whole = whole or time.monotonic() - started
                 if time.monotonic() - started - whole >= 60:
                     break

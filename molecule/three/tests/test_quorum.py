@@ -31,23 +31,19 @@ def test_a_member_cut_off_is_fenced_by_the_majority_and_rejoins():
 WITNESS = 'quorum_witness_%s'
 
 
-def run_on(name, command):
-    """A command on a member over its management network (still up when its cluster link is cut)."""
-    return on_node(name, command)
-
-
+# on_node reaches a member over its management network, still up when its cluster link is cut.
 def quorate(name):
-    return re.search(r'Quorate:\s+(\w+)', run_on(name, 'corosync-quorumtool -s').stdout or '')
+    return re.search(r'Quorate:\s+(\w+)', on_node(name, 'corosync-quorumtool -s').stdout or '')
 
 
 def witness_runs_on(name):
-    out = run_on(name, 'crm_resource --locate --resource %s 2>&1' % (WITNESS % name)).stdout
+    out = on_node(name, 'crm_resource --locate --resource %s 2>&1' % (WITNESS % name)).stdout
     return 'is running on: %s' % name in out
 
 
 def fencings(name):
     """The fencing operations `name` has on record, one line each."""
-    out = run_on(name, "stonith_admin --history '*' 2>/dev/null").stdout
+    out = on_node(name, "stonith_admin --history '*' 2>/dev/null").stdout
     return [line for line in out.splitlines() if line.strip() and 'No fencing' not in line]
 
 
