@@ -93,21 +93,42 @@ def test_a_sbd_disk_that_is_not_a_dev_path_is_refused(tmp_path):
     assert rc != 0 and "cluster_sbd_device a /dev path of its own (got 'sdb; rm -rf /')" in re.sub(r'\s+', ' ', output)
 
 
-def check_disk(tmp_path, dump_rc, dump='', signatures=()):
-    return run_role_task(tmp_path, 'cluster', 'sbd.yml', 'Check the SBD disk before writing to it', {
-        'cluster_sbd_device': DEVICE, '__cluster_sbd_dump': {'rc': dump_rc, 'stdout': dump},
-        '__cluster_sbd_signatures': {'stdout_lines': list(signatures)}}, expect_success=False)
+def check_disk(tmp_path, dump_rc, dump=''):
+    return run_role_task(tmp_path, 'cluster', 'sbd.yml', "Check the SBD header's timeouts", {
+        'cluster_sbd_device': DEVICE, '__cluster_sbd_dump': {'rc': dump_rc, 'stdout': dump}}, expect_success=False)
+
+
+def check_data(tmp_path, signatures):
+    return run_role_task(tmp_path, 'cluster', 'sbd.yml', 'Refuse an SBD disk that holds data', {
+        'cluster_sbd_device': DEVICE, '__cluster_sbd_signatures': {'stdout_lines': list(signatures)}},
+        expect_success=False)
 
 
 def test_an_empty_disk_may_get_a_header(tmp_path):
-    rc, output = check_disk(tmp_path, 1)
-    assert rc == 0, output
+    for name, check in (('data', lambda path: check_data(path, [])), ('header', lambda path: check_disk(path, 1))):
+        (tmp_path / name).mkdir()
+        rc, output = check(tmp_path / name)
+        assert rc == 0, output
 
 
 def test_a_disk_holding_data_never_gets_a_header(tmp_path):
-    rc, output = check_disk(tmp_path, 1, signatures=['LVM2_member'])
+    rc, output = check_data(tmp_path, ['LVM2_member'])
     flat = re.sub(r'\s+', ' ', output)
     assert rc != 0 and 'holds LVM2_member, which an SBD header would overwrite' in flat and 'Nothing was changed' in flat
+
+
+def test_every_refusal_comes_before_sbd_is_installed_or_configured():
+    """A refused disk or watchdog leaves the node as it was; and the package, which Debian enables as it
+    installs it, stays out of Corosync's start until its header and settings are written."""
+    with open(os.path.join(ROLES, 'cluster', 'tasks', 'sbd.yml')) as handle:
+        names = [task['name'] for task in yaml.safe_load(handle)]
+    install = names.index('Install sbd')
+    for refusal in ('Refuse a missing watchdog or SBD disk', 'Refuse a watchdog another daemon holds',
+                    'Refuse an SBD disk that holds data'):
+        assert names.index(refusal) < install
+    assert names[install + 1] == "Keep a new sbd out of Corosync's start until it is set up"
+    enable = names.index('Start sbd with Corosync at boot')
+    assert names.index('Write the SBD header') < enable and names.index("Write sbd's settings") < enable
 
 
 def test_a_header_with_the_asked_timeouts_is_kept(tmp_path):
@@ -119,6 +140,7 @@ def test_a_header_with_other_timeouts_is_refused_not_rewritten(tmp_path):
     rc, output = check_disk(tmp_path, 0, HEADER.format(device=DEVICE, watchdog=15, msgwait=30))
     flat = re.sub(r'\s+', ' ', output)
     assert rc != 0 and 'has watchdog 15 s and msgwait 30 s, the inventory asks for 5 s and 10 s' in flat, flat
+    assert 'The header and sbd\'s settings were left as they are' in flat
 
 
 def test_a_watchdog_identity_that_a_udev_rule_cannot_hold_is_refused(tmp_path):
