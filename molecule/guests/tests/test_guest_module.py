@@ -103,8 +103,8 @@ def test_start_then_change_memory_live(node1):
 
 
 def test_graceful_stop(node1):
-    # A stop request to a guest still booting waits for its boot (on the lab: minutes, the scratch guest's
-    # 180 s ran out once). Stop it booted, as an operator would: once its sshd answers the client.
+    # A stop request to a guest still booting waits for its boot (on the lab: minutes, more than the
+    # scratch guest's stop timeout). Stop it booted, as an operator would: once its sshd answers the client.
     booted = [{'name': NAME, 'address': '10.0.0.19', 'services': ['ssh']}]
     wait_for('t0 to answer SSH', lambda: probe(booted)['all_ok'], 600, interval=15)
     result = guest(node1, state='stopped', memory='160M', root_disk=GROWN)
