@@ -1,60 +1,142 @@
 #!/usr/bin/env python3
-"""The client-seen gap of one live migration (x0, node1 -> node2 and back), three ways side by side:
-the `migrate` module (through Pacemaker), `virsh migrate --live` and `xl migrate`, with the physical
-floor (the guest's RAM over the measured node-to-node bandwidth). Both libvirt ways use the cluster's
-transport and options: peer to peer, tunnelled through SSH or not as the resource's migrate_options say.
+"""The client-seen gap of a live migration, three ways side by side, on a guest of the benchmark's own
+(benchmarks/migration_guest.yml: x0's size and image, outside the cluster, so no way needs Pacemaker's
+hands off or a hand-back):
 
-The lab's client probes x0's services every 0.1 s (the drill_sampler module) while it moves; the
-figure per service is the longest time the client got no answer. For the two raw ways the guest's
-resource is unmanaged (`is-managed=false`) so that Pacemaker does not react. `xl migrate` moves the
-guest behind libvirt's back, so libvirt no longer tracks it: afterwards the benchmark shuts x0 down
-cleanly and lets the cluster start it again, the only way to hand it back without risking a second
-copy (the guest restarts once; run this benchmark after the drill, not before).
+  module  the `migrate` module's libvirt path, run on the guest's node (tunnelled: false)
+  virsh   `virsh migrate --live --p2p --persistent --undefinesource`
+  xl      `xl migrate` over a plain socket (benchmarks/plain_socket.py), not SSH
 
-Usage: benchmarks/migration.py [--rounds N] [--ways module,virsh,xl]   (on a lab converged with site.yml, x0 on node1;
-from `make`'s environment; leaves the lab up)
+All three carry the guest's memory on a plain TCP socket between the dom0s, so they move the same bytes.
+For each leg: its total time and the longest time the lab's client got no answer (HTTP, and a TCP connect
+to port 22, every 0.1 s); with the floor (the guest's RAM over the node-to-node bandwidth, measured first).
+The module may add at most 5 % to the median gap of `virsh migrate --live`: the exit status says.
+
+`xl migrate` moves the guest behind libvirt's back, so the xl rounds come last; the guest is removed at the end
+(`--keep-guest` leaves it, e.g. to run again at once: the next run finds it and skips its first boot).
+
+Usage: benchmarks/migration.py [--rounds N] [--ways module,virsh,xl] [--keep-guest]
+(on a lab converged with site.yml; from `make`'s environment; leaves the lab up)
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import re
 import statistics
 import sys
 import time
 
-from labtools import LAB_DIR, ansible, node_bandwidth_mb_s, on_node, services_answer
+from labtools import LAB_DIR, MEMBERS, ansible, inventory, node_bandwidth_mb_s, on_node, playbook
 
 from ansible_collections.xenha.datacenter.plugins.module_utils._drill import service_gaps, split_series
 
-GUEST, RESOURCE, ADDRESS = 'x0', 'guest_x0', '10.0.0.10'
-# A live migration pauses the whole guest, so every TCP service sees the same gap; ssh is left out
-# because ten SSH handshakes a second would load the nested guest and distort what is measured.
-SERVICES = ['http', 'icecast']
-HOME, AWAY = 'node1', 'node2'
+HERE = os.path.dirname(os.path.abspath(__file__))
+GUEST_PLAYBOOK = os.path.join(HERE, 'migration_guest.yml')
+# As migration_guest.yml declares them.
+GUEST, ADDRESS = 'xbench', '10.0.0.19'
+PLAIN_SOCKET = '/usr/local/lib/xenha-bench/plain_socket.py'
+PLAIN_SOCKET_PORT = 8002
+SERVICES = ['http', {'name': 'tcp22', 'port': 22, 'probe': 'tcp'}]
+HOME, AWAY = MEMBERS
 # The migrate module may add at most this much to the client-seen gap of a plain `virsh migrate --live`.
 MODULE_MAX_ADDED_PERCENT = 5
+WAY_NAMES = {'module': 'migrate module', 'virsh': 'virsh migrate --live', 'xl': 'xl migrate'}
+MIGRATE_TIMEOUT = 900
 
 
-def located():
-    out = on_node(HOME, 'crm_resource --locate --resource %s 2>/dev/null' % RESOURCE).stdout
-    return re.findall(r'is running on: (\S+)', out)
+# ---------------------------------------------------------------- the plan and the verdict (pure)
+
+def plan(ways, rounds):
+    """The order of the ways: `rounds` of each, xl's last (after it libvirt no longer knows the guest)."""
+    unknown = [way for way in ways if way not in WAY_NAMES]
+    if unknown or 'module' not in ways:
+        raise ValueError('--ways: %s; choose among %s, module included (it is what is judged)'
+                         % (', '.join(unknown) or 'module missing', ', '.join(WAY_NAMES)))
+    libvirt_ways = [way for way in WAY_NAMES if way in ways and way != 'xl']
+    return libvirt_ways * rounds + (['xl'] * rounds if 'xl' in ways else [])
 
 
-def comes_true(predicate, timeout, every=2):
-    """Whether predicate() becomes true within timeout seconds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(every)
-    return True
+def verdict(worst_gaps):
+    """From {way: [worst client-seen gap of each leg, ms]}: (median per way, lines to print, passed)."""
+    medians = {way: statistics.median(gaps) for way, gaps in worst_gaps.items()}
+    shown = ', '.join('%s %d ms' % (WAY_NAMES[way], value) for way, value in medians.items())
+    lines = ['median worst gap: %s' % shown]
+    if 'virsh' not in medians:
+        return medians, lines + ['no virsh migrate --live to judge the module against'], True
+    module, raw = medians['module'], medians['virsh']
+    # A raw gap of 0 ms leaves no room at all: any gap of the module's is then over the target.
+    added = 100.0 * (module - raw) / raw if raw else (0.0 if not module else float('inf'))
+    lines.append('the module adds %+.1f%% to the gap of virsh migrate --live' % added)
+    if added > MODULE_MAX_ADDED_PERCENT:
+        return medians, lines + ['over target: the module adds more than %d%%' % MODULE_MAX_ADDED_PERCENT], False
+    return medians, lines + ['within target: the module adds at most %d%%' % MODULE_MAX_ADDED_PERCENT], True
 
 
-def wait_for(predicate, what, timeout=600):
-    if not comes_true(predicate, timeout):
-        raise SystemExit('timed out waiting for %s' % what)
+def xl_commands(target):
+    """(on the target, on the source): `xl migrate-receive` on a plain socket, and `xl migrate` into it."""
+    receive = ('nohup timeout %d python3 %s receive %d >/var/log/xenha-bench-xl-receive.log 2>&1 &'
+               % (MIGRATE_TIMEOUT, PLAIN_SOCKET, PLAIN_SOCKET_PORT))
+    # With an empty ssh command xl runs its last argument as the whole transport command.
+    send = "xl migrate -s '' %s 'python3 %s send %s %d'" % (GUEST, PLAIN_SOCKET, target, PLAIN_SOCKET_PORT)
+    return receive, send
+
+
+# ---------------------------------------------------------------- the lab (world)
+
+def running_on():
+    """The nodes whose hypervisor runs the guest, whoever started it (libvirt or xl)."""
+    return [node for node in MEMBERS if on_node(node, 'xl domid %s' % GUEST).returncode == 0]
+
+
+def arrived(target, started):
+    """End a leg: the guest runs on `target` alone, or the benchmark stops and says where it runs."""
+    ended = time.time()
+    for _look in range(12):  # the source's domain may still be torn down
+        where = running_on()
+        if where == [target]:
+            break
+        time.sleep(5)
+    if where != [target]:
+        raise SystemExit('%s runs on %s after a move to %s; nothing else was tried'
+                         % (GUEST, ', '.join(where) or 'no node', target))
+    return started, ended
+
+
+def leg_module(source, target):
+    started = time.time()
+    # No `watch`: its connects from the source's dom0 would cost this way CPU time the others do not pay.
+    result = ansible(source, 'xenha.datacenter.migrate', {'name': GUEST, 'target': target, 'tunnelled': False,
+                                                          'timeout': MIGRATE_TIMEOUT})
+    if not result['rc_ok'] or result.get('failed'):
+        raise SystemExit('migrate module, %s -> %s: %s' % (source, target, result.get('msg')))
+    return arrived(target, started)
+
+
+def leg_virsh(source, target):
+    command = ('virsh -c xen:///system migrate --live --p2p --persistent --undefinesource %s xen+ssh://%s/system'
+               % (GUEST, target))
+    started = time.time()
+    done = on_node(source, command)
+    if done.returncode != 0:
+        raise SystemExit('%s on %s failed: %s' % (command, source, (done.stderr or done.stdout)[-2000:]))
+    return arrived(target, started)
+
+
+def leg_xl(source, target):
+    receive, send = xl_commands(target)
+    on_node(target, receive, check=True)
+    time.sleep(2)  # the listener binds
+    started = time.time()
+    done = on_node(source, send)
+    if done.returncode != 0:
+        log = on_node(target, 'cat /var/log/xenha-bench-xl-receive.log').stdout
+        output = (done.stderr or done.stdout)[-2000:]
+        raise SystemExit('xl migrate %s -> %s failed: %s\n%s: %s' % (source, target, output, target, log[-2000:]))
+    return arrived(target, started)
+
+
+LEGS = {'module': leg_module, 'virsh': leg_virsh, 'xl': leg_xl}
 
 
 def guest_ram_mib():
@@ -62,137 +144,41 @@ def guest_ram_mib():
     return int(out[2])
 
 
-def leg(node, command):
-    started = time.time()
-    done = on_node(node, command)
-    ended = time.time()
-    if done.returncode != 0:
-        raise SystemExit('%s on %s failed: %s' % (command, node, (done.stderr or done.stdout)[-2000:]))
-    return started, ended
+def guest(state):
+    playbook('-i', inventory(), GUEST_PLAYBOOK, '-e', 'bench_guest_state=%s' % state)
 
 
-MODULE_WATCHED = []  # (leg, the module's own downtime_ms), seen from the dom0 it runs on
-
-
-def by_module(target):
-    started = time.time()
-    result = ansible(HOME, 'xenha.datacenter.migrate', {'name': GUEST, 'target': target, 'keep': target == AWAY,
-                                                        'timeout': 900, 'watch': ['%s:80' % ADDRESS]})
-    if not result['rc_ok'] or result.get('failed'):
-        raise SystemExit('migrate module failed: %s' % result.get('msg'))
-    MODULE_WATCHED.append(('%s->%s' % (result.get('source'), target), result.get('downtime_ms')))
-    return started, time.time()
-
-
-def repeated(command):
-    """A cluster command that is safe to repeat: right after a migration the busy lab's controller
-    may not answer within crm_resource's own 60 s."""
-    for attempt in range(3):
-        if on_node(HOME, command, check=attempt == 2).returncode == 0:
-            return
-        time.sleep(10)
-
-
-def settle():
-    repeated('crm_resource --wait --timeout 900s')
-
-
-def hands_off():
-    settle()  # no transition of an earlier way (a restart) still under way
-    on_node(HOME, 'crm_resource --resource %s --meta --set-parameter is-managed --parameter-value false'
-            % RESOURCE, check=True)
-
-
-def hand_back(expected):
-    """Give the resource back to the cluster where it will find it.
-
-    The refresh (history forgotten, probes again) comes first, while the cluster is still hands-off:
-    the monitor saw the guest gone while it was away, and a managed resource with that failure on
-    record is recovered (stopped and started again)."""
-    repeated('crm_resource --refresh --resource %s' % RESOURCE)
-    settle()
-    # Until its probes have answered, the cluster knows the refreshed resource nowhere.
-    if not comes_true(lambda: located() == list(expected), 300, every=5):
-        raise SystemExit('the cluster finds %s on %s, expected %s: %s left unmanaged' % (
-            GUEST, located() or 'no node', list(expected) or 'no node', RESOURCE))
-    on_node(HOME, 'crm_resource --resource %s --meta --delete-parameter is-managed' % RESOURCE, check=True)
-    settle()
-
-
-def running_on():
-    """The nodes whose hypervisor runs the guest, whoever started it (libvirt or xl)."""
-    return [node for node in (HOME, AWAY) if on_node(node, 'xl domid %s' % GUEST).returncode == 0]
-
-
-def unmanaged_round_trip(command, afterwards=None, expected=(HOME,)):
-    """`command % target` on the source node, there and back, with the cluster hands-off.
-
-    The cluster gets the guest back only when the hypervisors show it where libvirt will report it
-    (`expected`): after a failed leg or behind libvirt's back, a managed resource could be started
-    a second time over the same disk."""
-    hands_off()
-    try:
-        there = leg(HOME, command % AWAY)
-        time.sleep(10)
-        back = leg(AWAY, command % HOME)
-        if afterwards:
-            on_node(HOME, afterwards, check=True)
-    finally:
-        failure = sys.exc_info()[1]
-        if failure is not None:
-            print(failure, file=sys.stderr)
-        # A guest shut down with `xl shutdown -w` is still listed while its devices are torn down.
-        if not comes_true(lambda: running_on() == list(expected), 120, every=5):
-            raise SystemExit('%s runs on %s, expected %s: %s left unmanaged; once the guest runs on one '
-                             'node under libvirt (or on none), run: crm_resource --resource %s --meta '
-                             '--delete-parameter is-managed' % (GUEST, running_on() or 'no node',
-                                                                list(expected) or 'no node', RESOURCE, RESOURCE))
-        hand_back(expected)
-    return there, back
-
-
-def way_virsh():
-    options = on_node(HOME, 'crm_resource --resource %s --get-parameter migrate_options' % RESOURCE,
-                      check=True).stdout.strip()
-    return unmanaged_round_trip('virsh -c xen:///system migrate --live %s %s xen+ssh://%%s/system' % (options, GUEST))
-
-
-def way_xl():
-    # libvirt loses track of a guest that xl moved: shut it down cleanly so the cluster starts it
-    # again under libvirt.
-    there, back = unmanaged_round_trip('xl migrate %s %%s' % GUEST, afterwards='xl shutdown -w %s' % GUEST,
-                                       expected=())
-    wait_for(lambda: located() == [HOME], 'the cluster to start %s on %s again' % (GUEST, HOME))
-    # A cold start of the nested guest takes minutes on the lab; the drill gives its services 1200 s.
-    wait_for(lambda: services_answer([{'name': GUEST, 'address': ADDRESS, 'services': SERVICES}]),
-             "%s's services after its restart" % GUEST, timeout=1200)
-    return there, back
-
-
-def way_module():
-    there = by_module(AWAY)
-    time.sleep(10)
-    back = by_module(HOME)
-    return there, back
-
-
-WAYS = {'module': ('migrate module', way_module), 'virsh': ('virsh migrate --live', way_virsh),
-        'xl': ('xl migrate', way_xl)}
+def measure(order, work):
+    """Run the ways in `order`, there and back each; [(way, direction, start, end)]."""
+    legs = []
+    for way in order:
+        for source, target in ((HOME, AWAY), (AWAY, HOME)):
+            start, end = LEGS[way](source, target)
+            legs.append((way, '%s->%s' % (source, target), start, end))
+            print('%s %s->%s: %.1f s' % (WAY_NAMES[way], source, target, end - start), flush=True)
+            # Kept as they come: a later failure leaves the earlier figures to read against samples.jsonl.
+            with open(os.path.join(work, 'legs.json'), 'w') as handle:
+                json.dump(legs, handle)
+            time.sleep(10)
+    return legs
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--rounds', type=int, default=1)
-    parser.add_argument('--ways', default=','.join(WAYS),
-                        help='comma-separated, of: %s (xl restarts the guest once)' % ', '.join(WAYS))
+    parser.add_argument('--ways', default=','.join(WAY_NAMES), help='comma-separated, of: %s' % ', '.join(WAY_NAMES))
+    parser.add_argument('--keep-guest', action='store_true', help='leave the benchmark guest on the lab')
     options = parser.parse_args()
-    chosen = options.ways.split(',')
-    unknown = [way for way in chosen if way not in WAYS]
-    if unknown or 'module' not in chosen:
-        parser.error('--ways: %s; choose among %s, module included (it is what is judged)'
-                     % (', '.join(unknown) or 'module missing', ', '.join(WAYS)))
-    if located() != [HOME]:
-        raise SystemExit('%s must run on %s alone (converge site.yml first); it runs on %s' % (GUEST, HOME, located()))
+    try:
+        order = plan(options.ways.split(','), options.rounds)
+    except ValueError as error:
+        parser.error(str(error))
+    guest('present')
+    where = running_on()
+    if where != [HOME]:
+        raise SystemExit('%s must run on %s alone; it runs on %s (remove it: ansible-playbook -i %s %s -e '
+                         'bench_guest_state=absent)' % (GUEST, HOME, ', '.join(where) or 'no node', inventory(),
+                                                        GUEST_PLAYBOOK))
     ram = guest_ram_mib()
     bandwidth = node_bandwidth_mb_s(HOME, AWAY)
     work = os.path.join(LAB_DIR, 'bench-migration')
@@ -202,51 +188,30 @@ def main():
         os.unlink(stop)
     ansible('client', 'xenha.datacenter.drill_sampler',
             {'targets': [{'name': GUEST, 'address': ADDRESS, 'services': SERVICES}], 'output': samples_path,
-             'stop_file': stop, 'interval': 0.1, 'timeout': 1}, background=True)
+             'stop_file': stop, 'interval': 0.1, 'timeout': 1, 'counter_port': 0}, background=True)
     time.sleep(10)
-    legs = []  # (way, direction, start, end)
     try:
-        for _round in range(options.rounds):
-            for name, way in (WAYS[key] for key in chosen):
-                there, back = way()
-                legs += [(name, '%s->%s' % (HOME, AWAY)) + there, (name, '%s->%s' % (AWAY, HOME)) + back]
-                # Kept as they come, so that a later way's failure leaves the figures of the earlier
-                # ones to be read against samples.jsonl.
-                with open(os.path.join(work, 'legs.json'), 'w') as handle:
-                    json.dump(legs, handle)
-                print('%s: %.1f s there, %.1f s back' % (name, there[1] - there[0], back[1] - back[0]), flush=True)
-                time.sleep(10)
+        legs = measure(order, work)
     finally:
         open(stop, 'w').close()
         time.sleep(5)
+        if not options.keep_guest:
+            guest('absent')
     with open(samples_path) as handle:
         series = split_series([json.loads(line) for line in handle if line.strip()])
     print('guest %s: %d MiB RAM; node-to-node bandwidth %.1f MB/s; floor (RAM / bandwidth) %.2f s'
           % (GUEST, ram, bandwidth, ram * 1.048576 / bandwidth))
     print('%-22s %-14s %8s  %s' % ('way', 'leg', 'total s', 'longest client-seen gap per service (ms)'))
     worst = {}
-    for name, direction, start, end in legs:
+    for way, direction, start, end in legs:
         gaps = {key.split('/', 1)[1]: int(round(value * 1000))
                 for key, value in service_gaps(series, start, end + 5).items() if key.startswith(GUEST + '/')}
-        worst.setdefault(name, []).append(max(gaps.values(), default=0))
-        print('%-22s %-14s %8.1f  %s' % (name, direction, end - start,
+        worst.setdefault(way, []).append(max(gaps.values(), default=0))
+        print('%-22s %-14s %8.1f  %s' % (WAY_NAMES[way], direction, end - start,
                                          ', '.join('%s %d' % item for item in sorted(gaps.items()))))
-    for direction, downtime in MODULE_WATCHED:
-        print("migrate module's own watch, %s: %s ms (HTTP, from %s's dom0)" % (direction, downtime, HOME))
-    medians = {name: statistics.median(values) for name, values in worst.items()}
-    print('median worst gap: %s' % ', '.join('%s %d ms' % item for item in medians.items()))
-    if 'virsh migrate --live' not in medians:
-        print('no virsh migrate --live to judge the module against')
-        return 0
-    module, virsh = medians['migrate module'], medians['virsh migrate --live']
-    # A raw gap of 0 ms leaves no room at all: any gap of the module's is then over the target.
-    added = 100.0 * (module - virsh) / virsh if virsh else (0.0 if not module else float('inf'))
-    print('the module adds %+.1f%% to the gap of virsh migrate --live' % added)
-    if added > MODULE_MAX_ADDED_PERCENT:
-        print('the module adds more than %d%% to the gap of virsh migrate --live' % MODULE_MAX_ADDED_PERCENT)
-        return 1
-    print('within target: the module adds at most %d%% to the gap' % MODULE_MAX_ADDED_PERCENT)
-    return 0
+    _medians, lines, passed = verdict(worst)
+    print('\n'.join(lines))
+    return 0 if passed else 1
 
 
 if __name__ == '__main__':

@@ -123,9 +123,18 @@ def check_target_member(cluster, target):
         raise MigrationError('target', 'node %s is in %s' % (target, 'standby' if node.standby else 'maintenance'))
 
 
+def refuse_transport_for_cluster_guest(name, tunnelled):
+    """A guest the cluster runs moves as its resource says; a transport asked of the module would be ignored."""
+    if tunnelled is not None:
+        raise MigrationError('tunnelled', 'guest %s is run by the cluster, which moves it as its resource %s%s says '
+                                          '(the guests role\'s guests_migration_tunnelled); leave tunnelled out'
+                             % (name, RESOURCE_PREFIX, name))
+
+
 def migrate_with_libvirt(conn, run, name, target, timeout, check_mode=False, clock=time.monotonic, watch=None,
-                         cluster=None):
-    """Move a guest outside the cluster; `cluster` is the cluster's state when this node has one."""
+                         cluster=None, tunnelled=True):
+    """Move a guest outside the cluster; `cluster` is the cluster's state when this node has one. Not
+    `tunnelled`, the memory crosses the network in clear on a socket of its own."""
     dom = conn.lookup(name)
     if dom is None or not conn.is_running(dom):
         raise MigrationError('name', 'guest %s is not running on %s (this module runs on the guest\'s current '
@@ -141,7 +150,7 @@ def migrate_with_libvirt(conn, run, name, target, timeout, check_mode=False, clo
         return result
     started = clock()
     with _watched(watch, result):
-        conn.migrate_live(dom, 'xen+ssh://root@%s/system' % target, timeout)
+        conn.migrate_live(dom, 'xen+ssh://root@%s/system' % target, timeout, tunnelled=tunnelled)
     result['seconds'] = round(clock() - started, 1)
     result['now_on'] = target
     result['live'] = True

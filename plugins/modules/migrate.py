@@ -13,8 +13,9 @@ description:
   - A guest that the cluster runs (a Pacemaker resource C(guest_<name>), as made by the guests role) moves through
     the cluster, so that it never fights the move - C(crm_resource --move), wait until the guest is active on the
     target alone, then C(crm_resource --clear) so placement rules resume. Run the module on any cluster node.
-  - Any other guest moves by libvirt peer-to-peer live migration, tunnelled through the SSH between dom0s,
-    persistent on the target and undefined on the source. Run the module on the node where the guest runs.
+  - Any other guest moves by libvirt peer-to-peer live migration, tunnelled through the SSH between dom0s (unless
+    O(tunnelled=false)), persistent on the target and undefined on the source. Run the module on the node where the
+    guest runs.
   - Refused before anything moves, with the guest untouched - unknown guest or node, target offline or in standby,
     not enough free memory on the target, a PV guest where the hypervisor has no shadow paging.
   - A guest already on O(target) is left alone (C(changed=false)).
@@ -55,6 +56,14 @@ options:
     description: libvirt URI on this node (guests outside the cluster).
     type: str
     default: xen:///system
+  tunnelled:
+    description:
+      - Guests outside the cluster only. V(true) (the default) carries the guest's memory inside the SSH
+        connection between the dom0s. V(false) sends it on a plain TCP socket of libvirt's, in clear, over the
+        network between the dom0s; use it only where that network is private to them.
+      - A guest the cluster runs moves as its resource's C(migrate_options) say (the P(xenha.datacenter.guests#role)
+        role's C(guests_migration_tunnelled)); setting this for it is refused.
+    type: bool
   watch:
     description:
       - Services of the guest to watch while it moves, as C(HOST:PORT) (e.g. C(10.0.0.10:80)). The module connects
@@ -150,7 +159,7 @@ from ansible_collections.xenha.datacenter.plugins.module_utils._downtime import 
 from ansible_collections.xenha.datacenter.plugins.module_utils._placement import RESOURCE_PREFIX
 from ansible_collections.xenha.datacenter.plugins.module_utils._commands import runner
 from ansible_collections.xenha.datacenter.plugins.module_utils._migration import (
-    migrate_with_cluster, migrate_with_libvirt, read_file,
+    migrate_with_cluster, migrate_with_libvirt, read_file, refuse_transport_for_cluster_guest,
 )
 from ansible_collections.xenha.datacenter.plugins.module_utils._pacemaker import Pacemaker
 from ansible_collections.xenha.datacenter.plugins.module_utils._spec import SpecError
@@ -165,6 +174,7 @@ def main():
         uri=dict(type='str', default=DEFAULT_URI),
         watch=dict(type='list', elements='str', default=[]),
         watch_interval=dict(type='float', default=0.1),
+        tunnelled=dict(type='bool'),
     ), supports_check_mode=True)
     params = module.params
     run = runner(module)
@@ -178,6 +188,7 @@ def main():
         watch = DowntimeWatch(endpoints, interval=params['watch_interval']) if endpoints else None
         cluster = pacemaker.state() if pacemaker.available() else None
         if cluster is not None and RESOURCE_PREFIX + params['name'] in cluster.resources:
+            refuse_transport_for_cluster_guest(params['name'], params['tunnelled'])
             result = migrate_with_cluster(pacemaker, run, read_file, params['name'], params['target'],
                                           params['timeout'], keep=params['keep'], check_mode=module.check_mode,
                                           watch=watch)
@@ -188,7 +199,8 @@ def main():
             conn = Connection(params['uri'])
             try:
                 result = migrate_with_libvirt(conn, run, params['name'], params['target'], params['timeout'],
-                                              check_mode=module.check_mode, watch=watch, cluster=cluster)
+                                              check_mode=module.check_mode, watch=watch, cluster=cluster,
+                                              tunnelled=params['tunnelled'] is not False)
             finally:
                 conn.close()
     except (SpecError, GuestError) as exc:

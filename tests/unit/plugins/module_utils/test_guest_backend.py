@@ -210,6 +210,7 @@ class SlowMigration:
         return 'x0'
 
     def migrateToURI3(self, uri, params, flags):
+        self.flags = flags
         self.release.wait(5)
         if not self.completes:
             raise libvirt.libvirtError('migration job: canceled by client')
@@ -240,6 +241,16 @@ def connection_with(dom):
     conn.uri = 'xen:///system'
     conn._conn = NodeConn(dom)
     return conn
+
+
+@pytest.mark.parametrize('tunnelled', [True, False])
+def test_only_a_tunnelled_migration_rides_the_libvirt_connection(tunnelled):
+    dom = SlowMigration(completes=True)
+    dom.release.set()
+    connection_with(dom).migrate_live(dom, 'xen+ssh://root@node2/system', 5, tunnelled=tunnelled)
+    live = libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_PEER2PEER
+    assert dom.flags & live == live
+    assert bool(dom.flags & libvirt.VIR_MIGRATE_TUNNELLED) is tunnelled
 
 
 def test_a_migration_that_completes_as_it_is_aborted_is_not_reported_as_aborted():

@@ -7,7 +7,7 @@ from ansible_collections.xenha.datacenter.plugins.module_utils._placement import
     MigrationError, arrival, check_capacity, decide, failures_of, parse_crm_mon,
 )
 from ansible_collections.xenha.datacenter.plugins.module_utils._migration import (
-    drain_with_cluster, migrate_with_cluster, migrate_with_libvirt,
+    drain_with_cluster, migrate_with_cluster, migrate_with_libvirt, refuse_transport_for_cluster_guest,
 )
 from ansible_collections.xenha.datacenter.plugins.module_utils._hypervisor import parse_xl_info
 from ansible_collections.xenha.datacenter.plugins.module_utils._pacemaker import Pacemaker
@@ -262,6 +262,7 @@ class FakeConn:
         self.running = running
         self.fail = fail
         self.migrated_to = None
+        self.tunnelled = None
 
     def lookup(self, name):
         return name if name == 'x0' else None
@@ -275,10 +276,11 @@ class FakeConn:
     def live_xml(self, dom):
         return XML
 
-    def migrate_live(self, dom, uri, timeout):
+    def migrate_live(self, dom, uri, timeout, tunnelled=True):
         if self.fail:
             raise MigrationError('timeout', self.fail)
         self.migrated_to = uri
+        self.tunnelled = tunnelled
 
 
 def ssh_only(argv):
@@ -289,7 +291,21 @@ def test_libvirt_path_migrates_over_ssh_and_reports():
     conn = FakeConn()
     result = migrate_with_libvirt(conn, ssh_only, 'x0', 'node2', 60)
     assert result['changed'] and result['through'] == 'libvirt' and result['now_on'] == 'node2'
-    assert conn.migrated_to == 'xen+ssh://root@node2/system'
+    assert conn.migrated_to == 'xen+ssh://root@node2/system' and conn.tunnelled is True
+
+
+def test_libvirt_path_sends_memory_on_a_plain_socket_only_when_asked():
+    conn = FakeConn()
+    migrate_with_libvirt(conn, ssh_only, 'x0', 'node2', 60, tunnelled=False)
+    assert conn.migrated_to == 'xen+ssh://root@node2/system' and conn.tunnelled is False
+
+
+@pytest.mark.parametrize('tunnelled', [True, False])
+def test_a_transport_asked_for_a_cluster_guest_is_refused(tunnelled):
+    with pytest.raises(MigrationError, match='guest_x0 says .* leave tunnelled out') as err:
+        refuse_transport_for_cluster_guest('x0', tunnelled)
+    assert err.value.field == 'tunnelled'
+    refuse_transport_for_cluster_guest('x0', None)
 
 
 def test_libvirt_path_watches_the_move():

@@ -1,0 +1,136 @@
+"""benchmarks/migration.py: the order of its ways, its verdict, its xl transport, and its stop when a move leaves
+the guest anywhere but on its target; benchmarks/plain_socket.py carrying bytes both ways."""
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import socket
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+BENCHMARKS = os.path.join(ROOT, 'benchmarks')
+
+
+def _import_benchmark():
+    # tests/conftest.py has put the collection on sys.path, as `make`'s PYTHONPATH does for the benchmarks.
+    sys.path.insert(0, BENCHMARKS)
+    try:
+        return importlib.import_module('migration')
+    finally:
+        sys.path.remove(BENCHMARKS)
+
+
+bench = _import_benchmark()
+
+
+def test_each_way_runs_its_rounds_and_xl_comes_last():
+    assert bench.plan(['xl', 'virsh', 'module'], 2) == ['module', 'virsh', 'module', 'virsh', 'xl', 'xl']
+    assert bench.plan(['module'], 1) == ['module']
+
+
+@pytest.mark.parametrize('ways, words', [
+    (['virsh', 'xl'], 'module missing'),
+    (['module', 'scp'], 'scp'),
+])
+def test_an_unknown_way_or_no_module_is_refused(ways, words):
+    with pytest.raises(ValueError, match=words):
+        bench.plan(ways, 1)
+
+
+@pytest.mark.parametrize('gaps, passed, words', [
+    ({'module': [1000, 1040], 'virsh': [1000, 1000]}, True, r'adds \+2\.0%'),
+    ({'module': [1100, 1100], 'virsh': [1000, 1000]}, False, 'more than 5%'),
+    ({'module': [900], 'virsh': [1000], 'xl': [700]}, True, r'adds -10\.0%'),
+    ({'module': [10], 'virsh': [0]}, False, r'adds \+inf%'),
+    ({'module': [0], 'virsh': [0]}, True, r'adds \+0\.0%'),
+    ({'module': [5000]}, True, 'no virsh'),
+])
+def test_the_verdict_judges_the_module_against_virsh_by_medians(gaps, passed, words):
+    medians, lines, ok = bench.verdict(gaps)
+    assert ok is passed
+    assert any(re.search(words, line) for line in lines), lines
+    assert set(medians) == set(gaps)
+
+
+def test_xl_moves_memory_on_a_plain_socket_not_ssh():
+    receive, send = bench.xl_commands('node2')
+    assert "xl migrate -s '' xbench" in send and 'send node2 8002' in send
+    assert 'ssh' not in send
+    assert 'receive 8002' in receive and receive.rstrip().endswith('&')
+
+
+class FakeLab:
+    """The nodes over SSH: where `xl domid` finds the guest; a move puts it on its target, or where `after` says."""
+
+    def __init__(self, monkeypatch, after=None):
+        self.where = ['node1']
+        self.after = after
+        self.commands = []
+        monkeypatch.setattr(bench, 'on_node', self.on_node)
+        monkeypatch.setattr(bench, 'ansible', self.ansible)
+        monkeypatch.setattr(bench.time, 'sleep', lambda seconds: None)
+
+    def moved(self, target):
+        self.where = list(self.after) if self.after is not None else [target]
+
+    def on_node(self, node, command, check=False):
+        self.commands.append((node, command))
+        if command.startswith('xl domid'):
+            return subprocess.CompletedProcess(command, 0 if node in self.where else 1, '', '')
+        if command.startswith(('virsh', 'xl migrate')):
+            self.moved('node2' if node == 'node1' else 'node1')
+        return subprocess.CompletedProcess(command, 0, '', '')
+
+    def ansible(self, name, module, args, background=False):
+        self.commands.append((name, module))
+        assert args['tunnelled'] is False and 'watch' not in args
+        self.moved(args['target'])
+        return {'rc_ok': True, 'changed': True}
+
+
+def test_every_way_goes_there_and_back(monkeypatch, tmp_path):
+    lab = FakeLab(monkeypatch)
+    legs = bench.measure(['module', 'virsh', 'xl'], str(tmp_path))
+    assert [(way, direction) for way, direction, _start, _end in legs] == [
+        (way, direction) for way in ('module', 'virsh', 'xl') for direction in ('node1->node2', 'node2->node1')]
+    assert all(start <= end for _way, _direction, start, end in legs)
+    assert ('node2', 'xenha.datacenter.migrate') in lab.commands
+    # xl's listener runs on the target before the source sends.
+    receive = next(i for i, (node, command) in enumerate(lab.commands) if node == 'node2' and ' receive ' in command)
+    send = next(i for i, (node, command) in enumerate(lab.commands) if node == 'node1' and 'xl migrate' in command)
+    assert receive < send
+    assert (tmp_path / 'legs.json').exists()
+
+
+@pytest.mark.parametrize('after, words', [(['node1', 'node2'], 'node1, node2'), ([], 'no node')])
+def test_a_move_that_leaves_the_guest_anywhere_but_its_target_stops_the_benchmark(monkeypatch, tmp_path, after,
+                                                                                  words):
+    lab = FakeLab(monkeypatch, after=after)
+    with pytest.raises(SystemExit, match='xbench runs on %s after a move to node2' % words):
+        bench.measure(['virsh', 'module'], str(tmp_path))
+    assert not any(module == 'xenha.datacenter.migrate' for _node, module in lab.commands)
+
+
+def test_the_plain_socket_carries_bytes_both_ways():
+    probe = socket.socket()
+    probe.bind(('127.0.0.1', 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    script = os.path.join(BENCHMARKS, 'plain_socket.py')
+    # `cat` stands in for `xl migrate-receive`: it answers with what it got.
+    receiver = subprocess.Popen([sys.executable, script, 'receive', str(port), 'cat'], stderr=subprocess.PIPE,
+                                text=True)
+    try:
+        assert 'listening on port %d' % port in receiver.stderr.readline()
+        payload = os.urandom(1 << 20)
+        sent = subprocess.run([sys.executable, script, 'send', '127.0.0.1', str(port)], input=payload,
+                              capture_output=True, timeout=60, check=True)
+        assert sent.stdout == payload
+        assert receiver.wait(timeout=30) == 0
+    finally:
+        receiver.kill()
+        receiver.stderr.close()
