@@ -1,8 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: xenha.datacenter contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters that read the cluster's state (crm_mon XML); documented in guests_running_on.yml,
-cluster_problems.yml and cluster_failures.yml beside this file."""
+"""Filters that read the cluster's state (crm_mon XML) or configuration (CIB XML); documented in
+guests_running_on.yml, cluster_problems.yml, cluster_failures.yml and guests_on_other_agent.yml beside this file."""
 from __future__ import annotations
 
 from xml.etree.ElementTree import ParseError
@@ -10,7 +10,7 @@ from xml.etree.ElementTree import ParseError
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.xenha.datacenter.plugins.module_utils._placement import (
-    RESOURCE_PREFIX, health_problems, parse_crm_mon,
+    RESOURCE_PREFIX, guests_with_other_agent, health_problems, parse_crm_mon,
 )
 
 
@@ -39,7 +39,14 @@ def cluster_failures(crm_mon_xml):
             for f in _state(crm_mon_xml, 'cluster_failures').failures]
 
 
+def guests_on_other_agent(cib_resources_xml, guests, agent):
+    try:
+        return guests_with_other_agent(cib_resources_xml, guests, agent)
+    except ParseError as exc:
+        raise AnsibleFilterError('guests_on_other_agent: not CIB XML (%s)' % exc)
+
+
 class FilterModule:
     def filters(self):
         return {'guests_running_on': guests_running_on, 'cluster_problems': cluster_problems,
-                'cluster_failures': cluster_failures}
+                'cluster_failures': cluster_failures, 'guests_on_other_agent': guests_on_other_agent}

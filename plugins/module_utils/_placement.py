@@ -97,6 +97,19 @@ def parse_crm_mon(xml):
     return state
 
 
+def guests_with_other_agent(cib_resources_xml, guests, agent, resource_prefix=RESOURCE_PREFIX):
+    """The guests, of `guests`, whose resource in the CIB (`cibadmin --query --scope resources`) runs an agent
+    other than `agent` ('class:provider:type', or 'class:type' without a provider); a guest the CIB does not
+    hold yet is not listed."""
+    root = ET.fromstring(cib_resources_xml)
+    agents = {}
+    for primitive in root.iter('primitive'):
+        parts = (primitive.get('class'), primitive.get('provider'), primitive.get('type'))
+        agents[primitive.get('id')] = ':'.join(part for part in parts if part)
+    return [guest for guest in guests
+            if resource_prefix + guest in agents and agents[resource_prefix + guest] != agent]
+
+
 # How a resource comes to be active on a node: a live migration ends with migrate_from there, a
 # fresh boot (a recovery after a failed migration, say) with start.
 ARRIVALS = ('start', 'migrate_from')

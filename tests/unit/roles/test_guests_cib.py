@@ -59,3 +59,18 @@ def test_each_guest_carries_its_priority_for_a_split_of_two_members(tmp_path):
     lines = render(tmp_path, ['x0', 'x1'], guests_priority=5)
     metas = [line.strip() for line in lines if line.strip().startswith('meta allow-migrate=true')]
     assert [m.split()[2] for m in metas] == ['priority=5', 'priority=5']
+
+
+def test_each_guest_runs_as_guestdomain_with_its_clean_shutdown_bounded(tmp_path):
+    lines = [line.strip(' \\') for line in render(tmp_path, ['x0', 'x1'], guests_shutdown_timeout=240,
+                                                  guests_stop_timeout=300)]
+    assert [line.split()[2] for line in lines if line.startswith('primitive guest_')] == ['ocf:xenha:GuestDomain'] * 2
+    assert lines.count('shutdown_timeout=240') == 2
+    assert lines.count('op stop timeout=300s interval=0') == 2
+
+
+def test_only_the_guests_changing_agent_are_marked_unmanaged(tmp_path):
+    lines = render(tmp_path, ['x0', 'x1'], __guests_unmanaged=['x1'])
+    metas = [line.strip() for line in lines if line.strip().startswith('meta allow-migrate=true')]
+    assert ['is-managed=false' in meta for meta in metas] == [False, True]
+    assert not [line for line in render(tmp_path, ['x0', 'x1']) if 'is-managed' in line]

@@ -23,6 +23,7 @@ MON = """<pacemaker-result api-version="2.2" request="crm_mon --output-as=xml">
 </pacemaker-result>"""
 
 running_on = ClusterFilters().filters()['guests_running_on']
+on_other_agent = ClusterFilters().filters()['guests_on_other_agent']
 corosync_change = CorosyncFilters().filters()['corosync_change']
 
 
@@ -115,3 +116,22 @@ def test_faults_table_takes_the_reports_by_fault_and_refuses_anything_else():
                                                                       'passed']
     with pytest.raises(AnsibleFilterError, match='expects {fault: drill report}'):
         table([report])
+
+
+CIB_RESOURCES = """<resources>
+  <primitive id="guest_x0" class="ocf" provider="heartbeat" type="VirtualDomain"/>
+  <clone id="disks_x1_clone"><primitive id="disks_x1" class="ocf" provider="xenha" type="SharedLV"/></clone>
+  <primitive id="guest_x1" class="ocf" provider="xenha" type="GuestDomain"/>
+  <primitive id="fence_node1" class="stonith" type="fence_ipmilan"/>
+</resources>"""
+
+
+def test_guests_on_another_agent_are_the_ones_to_hand_over():
+    assert on_other_agent(CIB_RESOURCES, ['x0', 'x1', 'x2'], 'ocf:xenha:GuestDomain') == ['x0']
+    assert on_other_agent(CIB_RESOURCES, ['x1'], 'ocf:xenha:GuestDomain') == []
+    assert on_other_agent(CIB_RESOURCES, ['x1', 'x0'], 'ocf:heartbeat:VirtualDomain') == ['x1']
+
+
+def test_guests_on_other_agent_refuses_what_is_not_xml():
+    with pytest.raises(AnsibleFilterError, match='guests_on_other_agent: not CIB XML'):
+        on_other_agent('Connection to the CIB manager failed', ['x0'], 'ocf:xenha:GuestDomain')
