@@ -85,8 +85,8 @@ def test_a_stop_without_room_for_the_destroy_keeps_virtualdomains_own_wait_and_s
 
 
 def test_without_shutdown_timeout_the_stop_is_virtualdomains(agent):
-    _, calls = agent('stop', timeout_ms=300000)
-    assert calls == ['stop timeout=300000']
+    result, calls = agent('stop', timeout_ms=300000)
+    assert result.returncode == 0 and calls == ['stop timeout=300000']
 
 
 def test_every_other_action_is_virtualdomains_with_its_answer(agent):
@@ -118,8 +118,8 @@ def test_a_new_shutdown_timeout_is_reloaded_without_virtualdomain(agent):
 
 
 def test_meta_data_is_virtualdomains_with_a_reloadable_shutdown_timeout(agent):
-    result, _ = agent('meta-data')
-    assert result.returncode == 0
+    result, calls = agent('meta-data')
+    assert result.returncode == 0 and calls == ['meta-data timeout=unset']
     root = ET.fromstring(result.stdout.split('\n', 2)[2])      # after the XML and DOCTYPE lines
     assert root.get('name') == 'GuestDomain'
     # OCF 1.1 with reload-agent: Pacemaker reloads a resource whose reloadable parameters alone changed.
