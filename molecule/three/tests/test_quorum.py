@@ -58,8 +58,10 @@ def test_quorum_lost_by_every_member_stops_what_each_runs_and_fences_no_one():
     try:
         for name in MEMBERS:
             witness = WITNESS % name
+            # Bound to its member (inf): the cluster may start a new witness elsewhere before its location exists,
+            # and a finite score no higher than the stickiness (100) left it there.
             on_node('node1', 'crm configure primitive %s ocf:pacemaker:Dummy op monitor interval=10s timeout=60s'
-                    ' && crm configure location %s_home %s 100: %s' % (witness, witness, witness, name), check=True)
+                    ' && crm configure location %s_home %s inf: %s' % (witness, witness, witness, name), check=True)
         wait_for('a witness running on every member', lambda: all(witness_runs_on(n) for n in MEMBERS), 600)
         started = time.monotonic()
         lost_at, stopped_at = {}, {}
