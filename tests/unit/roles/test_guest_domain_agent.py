@@ -42,6 +42,7 @@ UPSTREAM_META = """<?xml version="1.0"?>
 FAKE_UPSTREAM = """#!/bin/sh
 # Records the action, its other arguments and the stop timeout it sees; monitor answers "not running" (7).
 echo "$* timeout=${OCF_RESKEY_CRM_meta_timeout:-unset}" >> "%(calls)s"
+echo "OCF_ROOT=${OCF_ROOT:-unset}" > "%(env)s"
 case "$1" in
   meta-data) cat "%(meta)s" ;;
   monitor) exit 7 ;;
@@ -56,7 +57,8 @@ def fixture_agent(tmp_path):
     heartbeat.mkdir(parents=True)
     (tmp_path / 'meta.xml').write_text(UPSTREAM_META)
     upstream = heartbeat / 'VirtualDomain'
-    upstream.write_text(FAKE_UPSTREAM % {'calls': tmp_path / 'calls', 'meta': tmp_path / 'meta.xml'})
+    upstream.write_text(FAKE_UPSTREAM % {'calls': tmp_path / 'calls', 'meta': tmp_path / 'meta.xml',
+                                         'env': tmp_path / 'env'})
     upstream.chmod(0o755)
 
     def run(action, timeout_ms=None, **params):
@@ -130,3 +132,14 @@ def test_meta_data_is_virtualdomains_with_a_reloadable_shutdown_timeout(agent):
     assert params['shutdown_timeout'].find('content').get('type') == 'integer'
     assert params['config'].get('reloadable') is None
     assert [a.get('name') for a in root.find('actions')] == ['start', 'stop', 'monitor', 'meta-data', 'reload-agent']
+
+
+def test_virtualdomain_finds_ocf_root_even_when_pacemaker_left_it_unexported(tmp_path, agent):
+    # Pacemaker's meta-data query runs the agent without OCF_ROOT: the agent's default must reach VirtualDomain,
+    # which finds its shell functions through it. Here OCF_ROOT is a variable of the shell, not of its environment.
+    agent('monitor')                  # makes the stand-in
+    script = 'OCF_ROOT=%s; . %s' % (tmp_path / 'ocf', AGENT)       # the action: the shell's $1, meta-data
+    result = subprocess.run(['sh', '-c', script, 'sh', 'meta-data'], env={'PATH': os.environ['PATH']},
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0 and 'name="GuestDomain"' in result.stdout
+    assert 'OCF_ROOT=%s' % (tmp_path / 'ocf') in (tmp_path / 'env').read_text()
