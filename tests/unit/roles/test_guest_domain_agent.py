@@ -41,6 +41,10 @@ UPSTREAM_META = """<?xml version="1.0"?>
 
 FAKE_UPSTREAM = """#!/bin/sh
 # Records the action, its other arguments and the stop timeout it sees; monitor answers "not running" (7).
+# Like VirtualDomain's dispatcher (ocf-rarun), it knows its actions only under its own type.
+if [ "$OCF_RESOURCE_TYPE" != VirtualDomain ]; then
+  echo "ocf-exit-reason:$1: action not supported" >&2; exit 3
+fi
 echo "$* timeout=${OCF_RESKEY_CRM_meta_timeout:-unset}" >> "%(calls)s"
 echo "OCF_ROOT=${OCF_ROOT:-unset}" > "%(env)s"
 case "$1" in
@@ -62,7 +66,9 @@ def fixture_agent(tmp_path):
     upstream.chmod(0o755)
 
     def run(action, timeout_ms=None, **params):
-        env = {'PATH': os.environ['PATH'], 'OCF_ROOT': str(tmp_path / 'ocf')}
+        # What Pacemaker's executor sets for this agent.
+        env = {'PATH': os.environ['PATH'], 'OCF_ROOT': str(tmp_path / 'ocf'), 'OCF_RESOURCE_TYPE': 'GuestDomain',
+               'OCF_RESOURCE_PROVIDER': 'xenha', 'OCF_RA_VERSION_MAJOR': '1', 'OCF_RA_VERSION_MINOR': '1'}
         env.update(('OCF_RESKEY_' + name, str(value)) for name, value in params.items())
         if timeout_ms is not None:
             env['OCF_RESKEY_CRM_meta_timeout'] = str(timeout_ms)
@@ -139,7 +145,8 @@ def test_virtualdomain_finds_ocf_root_even_when_pacemaker_left_it_unexported(tmp
     # which finds its shell functions through it. Here OCF_ROOT is a variable of the shell, not of its environment.
     agent('monitor')                  # makes the stand-in
     script = 'OCF_ROOT=%s; . %s' % (tmp_path / 'ocf', AGENT)       # the action: the shell's $1, meta-data
-    result = subprocess.run(['sh', '-c', script, 'sh', 'meta-data'], env={'PATH': os.environ['PATH']},
+    result = subprocess.run(['sh', '-c', script, 'sh', 'meta-data'],
+                            env={'PATH': os.environ['PATH'], 'OCF_RESOURCE_TYPE': 'GuestDomain'},
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0 and 'name="GuestDomain"' in result.stdout
     assert 'OCF_ROOT=%s' % (tmp_path / 'ocf') in (tmp_path / 'env').read_text()
