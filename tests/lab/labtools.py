@@ -78,12 +78,16 @@ def node_bandwidth_mb_s(sender, receiver, mib=128, port=5999):
 
 
 def console_tail(name, lines=40):
-    """The end of a node's serial console, for a failure message."""
+    """The last non-blank lines of a node's serial console as text (colours and progress redraws removed), for
+    a failure message."""
     try:
         with open(os.path.join(LAB_DIR, 'nodes', name, 'console.log'), encoding='utf-8', errors='replace') as handle:
-            return ''.join(handle.readlines()[-lines:])
+            raw = handle.read()[-200000:]
     except OSError as error:
         return '(no console: %s)' % error
+    text = re.sub(r'\x1b\[[0-9;?]*[A-Za-z]', '', raw)
+    shown = [line.split('\r')[-1].rstrip() for line in text.split('\n')]
+    return '\n'.join([line for line in shown if line.strip()][-lines:])
 
 
 # ---------------------------------------------------------------- the cluster's view
