@@ -2,7 +2,9 @@
 from the lab's client the way a user would reach it."""
 from __future__ import annotations
 
-from labtools import GUESTS, MEMBERS, all_targets, guest_placement, lab_host, probe, wait_for
+import time
+
+from labtools import GUESTS, MEMBERS, all_targets, guest_placement, lab_host, node, probe, qemu_pid, wait_for
 
 # Cluster-wide checks run once, from node1.
 testinfra_hosts = ['node1']
@@ -115,3 +117,48 @@ def test_each_guests_console_is_logged_in_dom0():
         booted = [log for log in logs if 'Linux version' in log]
         assert booted, 'no node logged the boot of %s' % guest
         assert booted[0].lstrip().startswith('[20'), 'the console log of %s is not timed' % guest
+
+
+def test_a_guest_that_ignores_its_shutdown_is_destroyed_inside_the_stop_without_fencing(host):
+    """x1 paused cannot answer the clean shutdown: ocf:xenha:GuestDomain destroys it once
+    guests_shutdown_timeout has passed, inside the stop's timeout, so the stop succeeds and no node is
+    fenced; started again, x1 runs where preferred."""
+    variables = host.ansible.get_variables()
+    shutdown_timeout = int(variables.get('guests_shutdown_timeout', 180))
+    stop_timeout = int(variables.get('guests_stop_timeout', 300))
+    guest = 'x1'
+    preferred = GUESTS[guest][0]
+    resource = 'guest_%s' % guest
+    home = node(preferred)
+    assert home.check_output('crm_resource --resource %s --query-xml' % resource).count('type="GuestDomain"') == 1
+    fencing_before = home.check_output("stonith_admin --history '*'")
+    pids_before = {n: qemu_pid(n) for n in MEMBERS}
+    since = home.check_output('date +%s')
+    home.check_output('virsh -c xen:///system suspend %s' % guest)
+    started = time.monotonic()
+    try:
+        home.check_output('crm_resource --resource %s --meta --set-parameter target-role --parameter-value Stopped'
+                          % resource)
+
+        def not_running():
+            located = home.run('crm_resource --resource %s --locate' % resource)
+            return 'NOT running' in located.stdout + located.stderr
+        wait_for('%s stopped' % resource, not_running, stop_timeout + 120, interval=2)
+        stopped = time.monotonic() - started
+        status = home.check_output('crm_mon --one-shot --output-as=xml')
+        assert 'op_key="%s_stop_0"' % resource not in status, status
+        assert home.run('xl list %s' % guest).rc != 0, '%s still has a domain on %s' % (guest, preferred)
+        log = home.check_output('journalctl --since @%s --no-pager -o cat | grep -i "forced shutdown" || true' % since)
+        assert guest in log, 'no forced shutdown of %s in the journal of %s' % (guest, preferred)
+        assert shutdown_timeout - 5 <= stopped < stop_timeout, \
+            'stopped after %.1f s: not between the shutdown timeout (%d s) and the stop timeout (%d s)' % (
+                stopped, shutdown_timeout, stop_timeout)
+    finally:
+        home.run('crm_resource --resource %s --meta --delete-parameter target-role' % resource)
+    assert home.check_output("stonith_admin --history '*'") == fencing_before
+    assert {n: qemu_pid(n) for n in MEMBERS} == pids_before, 'a node was power-cycled'
+    start_timeout = int(variables.get('guests_start_timeout', 300))
+    wait_for('%s running on %s again' % (guest, preferred),
+             lambda: guest_placement(home).get(guest) == [preferred], start_timeout + 300)
+    print('%s paused: stopped (destroyed) %.1f s into its stop; shutdown timeout %d s, stop timeout %d s; no fencing'
+          % (guest, stopped, shutdown_timeout, stop_timeout))
