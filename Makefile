@@ -9,7 +9,7 @@ export XENHA_LAB_DIR := $(CURDIR)/lab-state
 # `make test` prints each long step's wall time, so a slow run shows where its time went.
 export TIMEFORMAT := took %0R s
 
-.PHONY: bootstrap test lint sanity unit build bench bench-lab bench-migration demo lab-up lab-down cluster-test idempotence-test lab-test guests-test plain-test iscsi-test three-test qdevice-test drill-test rolling-test faults-test
+.PHONY: bootstrap test lint sanity unit build bench bench-lab bench-migration bench-timeouts demo lab-up lab-down cluster-test idempotence-test lab-test guests-test plain-test iscsi-test three-test qdevice-test drill-test rolling-test faults-test
 
 bootstrap:
 	@time scripts/bootstrap
@@ -84,6 +84,11 @@ bench-lab: bootstrap collection-link
 # (site.yml, x0 on node1) and leaves it up.
 bench-migration: bootstrap collection-link
 	PYTHONPATH=$(ANSIBLE_COLLECTIONS_PATH) python benchmarks/migration.py
+
+# How close the lab comes to the roles' default timeouts while a command runs on it, e.g.
+# LOAD='ansible-playbook playbooks/upgrade.yml'; needs a converged lab and leaves it up.
+bench-timeouts: bootstrap collection-link
+	PYTHONPATH=$(ANSIBLE_COLLECTIONS_PATH) python benchmarks/timeouts.py -- $(LOAD)
 
 demo: bootstrap collection-link
 	scripts/demo

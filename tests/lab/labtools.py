@@ -54,9 +54,14 @@ def lab_host(name):
     return testinfra.get_host('ansible://%s?force_ansible=True' % name, ansible_inventory=inventory())
 
 
-def on_node(name, command, check=False):
-    """A shell command as root on a lab node; the CompletedProcess."""
-    done = subprocess.run(['ssh', '-F', SSH_CONFIG, name, command], capture_output=True, text=True, check=False)
+def on_node(name, command, check=False, timeout=None):
+    """A shell command as root on a lab node; the CompletedProcess (exit status 255, as SSH's own failures,
+    when it outlasts `timeout` seconds)."""
+    argv = ['ssh', '-F', SSH_CONFIG, name, command]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        done = subprocess.CompletedProcess(argv, 255, '', 'no answer within %s s' % timeout)
     if check and done.returncode != 0:
         raise SystemExit('%s: `%s` failed: %s' % (name, command, (done.stderr or done.stdout)[-2000:]))
     return done

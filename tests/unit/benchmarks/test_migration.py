@@ -2,7 +2,6 @@
 the guest anywhere but on its target; benchmarks/plain_socket.py carrying bytes both ways."""
 from __future__ import annotations
 
-import importlib
 import os
 import re
 import socket
@@ -10,21 +9,9 @@ import subprocess
 import sys
 
 import pytest
+from benchmarks_path import BENCHMARKS, import_benchmark
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-BENCHMARKS = os.path.join(ROOT, 'benchmarks')
-
-
-def _import_benchmark():
-    # tests/conftest.py has put the collection on sys.path, as `make`'s PYTHONPATH does for the benchmarks.
-    sys.path.insert(0, BENCHMARKS)
-    try:
-        return importlib.import_module('migration')
-    finally:
-        sys.path.remove(BENCHMARKS)
-
-
-bench = _import_benchmark()
+bench = import_benchmark('migration')
 
 
 def test_each_way_runs_its_rounds_and_xl_comes_last():
