@@ -157,7 +157,8 @@ def start_token_samplers():
 def copy_token_sampler():
     for name in MEMBERS:
         subprocess.run(['scp', '-q', '-F', SSH_CONFIG, os.path.join(HERE, 'token_sampler.py'),
-                        '%s:%s' % (name, TOKEN_SAMPLER)], check=True, timeout=NODE_COMMAND_TIMEOUT)
+                        '%s:%s' % (name, TOKEN_SAMPLER)], stdin=subprocess.DEVNULL, check=True,
+                       timeout=NODE_COMMAND_TIMEOUT)
 
 
 def where_running(name):
@@ -218,7 +219,8 @@ def main():
     start_token_samplers()
     resources = monitored_resources()
     started = time.time()
-    proc = subprocess.Popen(load, cwd=ROOT)
+    # Its own stdin: SSH may have left the benchmark's non-blocking, which Ansible refuses.
+    proc = subprocess.Popen(load, cwd=ROOT, stdin=subprocess.DEVNULL)
     monitors, failed = [], []
     while proc.poll() is None:
         start_token_samplers()

@@ -59,7 +59,8 @@ def on_node(name, command, check=False, timeout=None):
     when it outlasts `timeout` seconds)."""
     argv = ['ssh', '-F', SSH_CONFIG, name, command]
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=timeout)
+        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False,
+                              timeout=timeout)
     except subprocess.TimeoutExpired:
         done = subprocess.CompletedProcess(argv, 255, '', 'no answer within %s s' % timeout)
     if check and done.returncode != 0:
