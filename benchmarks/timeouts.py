@@ -6,8 +6,8 @@ says whether each loosening is still needed.
 While LOAD runs (e.g. `make bench-timeouts LOAD='ansible-playbook playbooks/upgrade.yml'`):
   - each node records every second how long ago Corosync last received the token (the longest of ten
     readings of its stats map, benchmarks/token_sampler.py); a longer gap between two records is a dom0 stall;
-  - every minute, each guest's, each disk clone's and each fence device's monitor is run by hand where the
-    resource runs (`crm_resource --force-check`), timed on the node;
+  - every minute, each guest's and each disk clone's monitor is run by hand where the resource runs
+    (`crm_resource --force-check`, which Pacemaker refuses for fence devices), timed on the node;
   - afterwards, each node's Pacemaker log gives every start, stop, probe and migration of the window, from
     the request to the result.
 Then, per kind, the samples, the 99th percentile and the longest, beside the role's default and the lab's
@@ -23,6 +23,7 @@ import json
 import math
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -44,7 +45,6 @@ LIMITS = {
     'dom0 stall': ('cluster', 'cluster_token_ms', 0.001),
     'guest monitor': ('guests', 'guests_monitor_timeout', 1),
     'disks monitor': ('guests', 'guests_monitor_timeout', 1),
-    'fence device monitor': ('cluster', 'cluster_fence_monitor_timeout', 1),
     'guest start': ('guests', 'guests_start_timeout', 1),
     'guest stop': ('guests', 'guests_stop_timeout', 1),
     'guest migrate_to': ('guests', 'guests_migrate_timeout', 1),
@@ -188,7 +188,7 @@ def time_monitors(resources, failed):
 
 def monitored_resources():
     done = on_node(MEMBERS[0], 'crm_resource --list-raw', timeout=NODE_COMMAND_TIMEOUT)
-    kinds = (('guest_', 'guest monitor'), ('disks_', 'disks monitor'), ('fence_', 'fence device monitor'))
+    kinds = (('guest_', 'guest monitor'), ('disks_', 'disks monitor'))
     found = []
     for name in done.stdout.split():
         name = name.split(':')[0]
@@ -201,6 +201,29 @@ def monitored_resources():
 def read_yaml(*path):
     with open(os.path.join(ROOT, *path)) as handle:
         return yaml.safe_load(handle) or {}
+
+
+def collect(started, ended, monitors):
+    """{kind: [s]}: the monitors timed by hand, and from each node its token records and the operations its
+    Pacemaker log shows between `started` and `ended` (epoch s); the token records are kept in lab-state."""
+    samples = {}
+    for kind, seconds in monitors:
+        samples.setdefault(kind, []).append(seconds)
+    year = datetime.datetime.fromtimestamp(started, datetime.timezone.utc).year
+    for name in MEMBERS:
+        on_node(name, 'pkill -f %s' % TOKEN_SAMPLER_MATCH, timeout=NODE_COMMAND_TIMEOUT)
+        records = on_node(name, 'cat %s' % TOKEN_LOG, timeout=NODE_COMMAND_TIMEOUT).stdout
+        with open(os.path.join(LAB_DIR, 'bench-timeouts', 'token-%s.log' % name), 'w') as handle:
+            handle.write(records)
+        silences, gaps = token_samples(records)
+        samples.setdefault('corosync token silence', []).extend(value / 1000.0 for value in silences)
+        samples.setdefault('dom0 stall', []).extend(gaps)
+        offset = on_node(name, 'date +%z', timeout=NODE_COMMAND_TIMEOUT).stdout.strip() or '+0000'
+        offset_s = (1 if offset[0] == '+' else -1) * (int(offset[1:3]) * 3600 + int(offset[3:5]) * 60)
+        log = on_node(name, 'cat %s' % PACEMAKER_LOG, timeout=NODE_COMMAND_TIMEOUT).stdout
+        for kind, values in operations(log, started, ended, year, offset_s).items():
+            samples.setdefault(kind, []).extend(values)
+    return {kind: values for kind, values in samples.items() if values}
 
 
 def main():
@@ -222,37 +245,24 @@ def main():
     # Its own stdin: SSH may have left the benchmark's non-blocking, which Ansible refuses.
     proc = subprocess.Popen(load, cwd=ROOT, stdin=subprocess.DEVNULL)
     monitors, failed = [], []
-    while proc.poll() is None:
-        start_token_samplers()
-        monitors += time_monitors(resources, failed)
-        with open(os.path.join(work, 'monitors.json'), 'w') as handle:
-            json.dump(monitors, handle)
-        deadline = time.time() + options.interval
-        while proc.poll() is None and time.time() < deadline:
-            time.sleep(1)
+    try:
+        while proc.poll() is None:
+            start_token_samplers()
+            monitors += time_monitors(resources, failed)
+            with open(os.path.join(work, 'monitors.json'), 'w') as handle:
+                json.dump(monitors, handle)
+            deadline = time.time() + options.interval
+            while proc.poll() is None and time.time() < deadline:
+                time.sleep(1)
+    except KeyboardInterrupt:  # a load stopped by hand still gets its figures
+        proc.send_signal(signal.SIGINT)
+        proc.wait()
     ended = time.time()
-    samples = {}
-    for kind, seconds in monitors:
-        samples.setdefault(kind, []).append(seconds)
-    year = datetime.datetime.now(datetime.timezone.utc).year
-    for name in MEMBERS:
-        on_node(name, 'pkill -f %s' % TOKEN_SAMPLER_MATCH, timeout=NODE_COMMAND_TIMEOUT)
-        records = on_node(name, 'cat %s' % TOKEN_LOG, timeout=NODE_COMMAND_TIMEOUT).stdout
-        with open(os.path.join(work, 'token-%s.log' % name), 'w') as handle:
-            handle.write(records)
-        silences, gaps = token_samples(records)
-        samples.setdefault('corosync token silence', []).extend(value / 1000.0 for value in silences)
-        samples.setdefault('dom0 stall', []).extend(gaps)
-        offset = on_node(name, 'date +%z', timeout=NODE_COMMAND_TIMEOUT).stdout.strip() or '+0000'
-        offset_s = (1 if offset[0] == '+' else -1) * (int(offset[1:3]) * 3600 + int(offset[3:5]) * 60)
-        log = on_node(name, 'cat %s' % PACEMAKER_LOG, timeout=NODE_COMMAND_TIMEOUT).stdout
-        for kind, values in operations(log, started, ended, year, offset_s).items():
-            samples.setdefault(kind, []).extend(values)
-    samples = {kind: values for kind, values in samples.items() if values}
+    samples = collect(started, ended, monitors)
     limits = limits_from({'cluster': read_yaml('roles', 'cluster', 'defaults', 'main.yml'),
                           'guests': read_yaml('roles', 'guests', 'defaults', 'main.yml')},
                          read_yaml('inventories', 'lab', 'group_vars', 'xen_nodes.yml'))
-    outcome = 'passed' if proc.returncode == 0 else 'failed'
+    outcome = 'passed' if proc.returncode == 0 else 'failed or stopped'
     print('under `%s` (%s, exit status %d), %.0f s:' % (' '.join(load), outcome, proc.returncode, ended - started))
     print('\n'.join(table(samples, limits)))
     for name, node, said in failed:

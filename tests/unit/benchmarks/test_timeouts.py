@@ -53,7 +53,7 @@ LOG = '\n'.join([
 
 def test_operations_are_timed_from_request_to_result_within_the_window():
     found = bench.operations(LOG, epoch('Dec 07 07:59:00'), epoch('Dec 07 08:30:00'), YEAR)
-    assert found == {'guest start': [150.25], 'disks probe': [2.5]}  # fence devices: their monitor only
+    assert found == {'guest start': [150.25], 'disks probe': [2.5]}  # a fence device's operations: not judged here
 
 
 def test_a_node_in_another_time_zone_is_read_in_its_own_time():
