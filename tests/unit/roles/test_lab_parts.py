@@ -139,6 +139,31 @@ def test_the_image_recipe_names_the_image():
     assert images.image_inputs('preloaded', 'http://deb.example/debian') == before
 
 
+def test_the_node_image_builds_its_later_initramfs_for_its_own_hardware_only(tmp_path, monkeypatch):
+    """The image's own initramfs is built for any hardware (the packages install before the setting);
+    the nodes' later builds, for a kernel upgrade, only for the emulated hardware they run on."""
+    root = tmp_path / 'rootfs'
+    setting = root / 'etc/initramfs-tools/conf.d/xenha-lab-modules'
+    installs = []
+
+    def fake_run(argv, **kwargs):
+        if argv[0] == 'debootstrap':
+            for folder in ('boot', 'usr/lib/grub/i386-pc', 'etc/ssh', 'etc/apt', 'usr/sbin', 'proc'):
+                (root / folder).mkdir(parents=True, exist_ok=True)
+            (root / 'boot/vmlinuz-6.1.0-1-amd64').write_text('')
+
+    def fake_chroot(where, command):
+        if 'apt-get install' in command:
+            installs.append(setting.exists())
+
+    monkeypatch.setattr(images, 'run', fake_run)
+    monkeypatch.setattr(images, 'chroot', fake_chroot)
+    images.build_rootfs(str(root), 'preloaded', 'http://deb.example/debian',
+                        'http://security.example/debian-security', str(tmp_path / 'debs'))
+    assert installs == [False]
+    assert setting.read_text() == 'MODULES=dep\n'
+
+
 def test_a_new_image_build_keeps_the_one_a_running_lab_boots_from(tmp_path, monkeypatch):
     """A fenced node powers on from its overlay: the image under it must survive a newer build."""
     folder = tmp_path / 'cache' / 'images'

@@ -168,6 +168,10 @@ def build_rootfs(root, flavour, mirror, security_mirror, cache):
     write(os.path.join(dist_packages, 'xenha_lab_payload_cache.py'), inspect.getsource(payload_cache))
     write(os.path.join(dist_packages, 'xenha-lab-payload-cache.pth'),
           'import xenha_lab_payload_cache; xenha_lab_payload_cache.install()\n')
+    # Set after the image's own initramfs (built for any hardware): the node's later builds, for a kernel
+    # upgrade, take only the drivers of the emulated hardware it runs on; Debian's default (most) runs a
+    # process per module, which on emulated CPUs made a kernel upgrade the longest step of a roll.
+    write(os.path.join(root, 'etc/initramfs-tools/conf.d/xenha-lab-modules'), 'MODULES=dep\n')
     write(os.path.join(root, 'etc/ssh/sshd_config.d/xenha-lab.conf'),
           'HostKey /etc/ssh/ssh_host_ed25519_key\nPasswordAuthentication no\nPermitRootLogin prohibit-password\n')
     for name in os.listdir(os.path.join(root, 'etc/ssh')):
