@@ -227,6 +227,14 @@ def test_the_lab_s_files_are_written_once(tmp_path):
     assert not lab.prepare(args)   # a second run changes nothing
     args.memory = 4096
     assert lab.prepare(args)       # new settings are written while the lab is down
+    disk = os.path.join(args.dir, 'nodes', 'node1', 'disk.qcow2')
+    assert lab.overlay_image(disk) == str(image)
+    newer = tmp_path / 'newer.img'
+    newer.write_bytes(b'\0' * 1024 * 1024)
+    args.image = str(newer)
+    assert lab.prepare(args)       # a new image: the nodes boot it, not the overlays of the old one
+    assert [lab.overlay_image(os.path.join(args.dir, 'nodes', n, 'disk.qcow2')) for n in ('node1', 'node2')] \
+        == [str(newer)] * 2
 
 
 def test_the_iscsi_target_programs_are_the_host_s_or_the_lab_s_cached_copy(tmp_path):

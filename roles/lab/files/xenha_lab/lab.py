@@ -30,6 +30,12 @@ def keygen(path, comment):
         run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', path])
 
 
+def overlay_image(disk):
+    """The image a node's disk overlay is built on (read without the lock of a node that may run)."""
+    info = run(['qemu-img', 'info', '-U', '--output=json', disk], stdout=subprocess.PIPE).stdout
+    return json.loads(info).get('backing-filename')
+
+
 def prepare(args):
     """Write lab.json, keys, secrets, node disks and fw_cfg files. Returns True when anything changed."""
     lab = args.dir
@@ -107,6 +113,10 @@ def prepare(args):
                 write(path, text, 0o600)
                 changed = True
         disk = os.path.join(ndir, 'disk.qcow2')
+        if os.path.exists(disk) and overlay_image(disk) != args.image:
+            # Left by a lab on an older image; the node is off (a new image is a new lab.json, refused above
+            # while a node runs), and booting the old overlay would run the old image's system.
+            os.unlink(disk)
         if not os.path.exists(disk):
             run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', args.image, disk])
             changed = True
