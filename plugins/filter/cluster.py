@@ -10,7 +10,7 @@ from xml.etree.ElementTree import ParseError
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.xenha.datacenter.plugins.module_utils._placement import (
-    RESOURCE_PREFIX, guests_with_other_agent, health_problems, parse_crm_mon,
+    RESOURCE_PREFIX, guests_with_other_agent, health_problems, parse_crm_mon, settled_on,
 )
 
 
@@ -23,11 +23,7 @@ def _state(crm_mon_xml, name):
 
 def guests_running_on(crm_mon_xml, guests, node):
     state = _state(crm_mon_xml, 'guests_running_on')
-    for guest in guests:
-        resource = state.resources.get(RESOURCE_PREFIX + guest)
-        if resource is None or resource.nodes != (node,) or resource.failed:
-            return False
-    return True
+    return all(settled_on(state, RESOURCE_PREFIX + guest, node) for guest in guests)
 
 
 def cluster_problems(crm_mon_xml, members, guests, hypervisors=None):

@@ -62,7 +62,7 @@ def _watched(watch, result):
 def migrate_with_cluster(pacemaker, run, read_file, name, target, timeout, keep=False, check_mode=False,
                          clock=time.monotonic, here=None, watch=None):
     rid = RESOURCE_PREFIX + name
-    decision = decide(pacemaker.state(), name, target)
+    decision = decide(pacemaker.settled_state(timeout), name, target)
     result = {'guest': name, 'source': decision.source, 'target': target, 'now_on': decision.source,
               'through': 'cluster', 'changed': False, 'live': False, 'seconds': 0.0, 'downtime_ms': {}}
     if decision.noop:
@@ -162,7 +162,7 @@ def drain_with_cluster(pacemaker, run, read_file, node, parallel=1, timeout=600,
     """Live-migrate every guest off `node`, at most `parallel` at a time, then put `node` in standby so that
     none comes back. Every target is checked before the first guest moves; a failure stops the drain
     with the node still active and says where each guest runs."""
-    state = pacemaker.state()
+    state = pacemaker.settled_state(timeout)
     guests = guests_on(state, node)
     result = {'node': node, 'state': 'drained', 'changed': False, 'moves': [], 'seconds': 0.0}
     if not guests and state.nodes[node].standby:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 from ansible_collections.xenha.datacenter.plugins.module_utils._placement import (
-    MigrationError, guests_on, parse_crm_mon,
+    MigrationError, guests_migrating, guests_present, parse_crm_mon, settled_on,
 )
 
 
@@ -62,13 +62,20 @@ class Pacemaker:
             self._sleep(poll)
 
     def wait_placement(self, rid, node, timeout, poll=1.0):
-        """Poll until `rid` is active on `node` alone; return (placed, last state, seconds)."""
-        def placed(state):
-            resource = state.resources.get(rid)
-            return resource is not None and resource.nodes == (node,) and not resource.failed
-        return self._poll(placed, timeout, poll)
+        """Poll until `rid` is active on `node` alone, its source stopped; return (placed, last state, seconds)."""
+        return self._poll(lambda state: settled_on(state, rid, node), timeout, poll)
 
     def wait_empty(self, node, timeout, poll=1.0):
-        """Poll until no guest is active on `node`; return (empty, guests still there)."""
-        empty, state, _seconds = self._poll(lambda state: not guests_on(state, node), timeout, poll)
-        return empty, guests_on(state, node)
+        """Poll until no guest is on `node`, none still stopping there after a migration; return (empty,
+        guests still there)."""
+        empty, state, _seconds = self._poll(lambda state: not guests_present(state, node), timeout, poll)
+        return empty, guests_present(state, node)
+
+    def settled_state(self, timeout, poll=1.0):
+        """The cluster's state once no live migration is finishing (one the cluster started itself, a guest
+        going home, say); refuses after `timeout` seconds, with nothing changed."""
+        settled, state, seconds = self._poll(lambda state: not guests_migrating(state), timeout, poll)
+        if not settled:
+            raise MigrationError('timeout', 'the cluster was still live-migrating %s after %d s; nothing was changed'
+                                 % (', '.join(guests_migrating(state)), seconds))
+        return state

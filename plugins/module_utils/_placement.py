@@ -122,6 +122,33 @@ def arrival(state, rid, node):
     return max(ops, key=lambda op: op.call).task if ops else None
 
 
+def migrating_from(state, rid):
+    """The nodes a live migration of `rid` has not finished leaving: a migrate_to still pending there (recorded
+    without a call number), or the latest operation done there is the migrate_to, because the cluster stops the
+    source only after the target's migrate_from. Meanwhile crm_mon shows the guest on the target alone or on
+    both nodes."""
+    sources = []
+    for (node, res), ops in sorted(state.history.items()):
+        done = [op for op in ops if op.call >= 0]
+        pending = any(op.call < 0 and op.task == 'migrate_to' for op in ops)
+        if res == rid and (pending or (done and max(done, key=lambda op: op.call).task == 'migrate_to')):
+            sources.append(node)
+    return sources
+
+
+def settled_on(state, rid, node):
+    """`rid` active on `node` alone, not failed, with no live migration of it still finishing."""
+    resource = state.resources.get(rid)
+    return (resource is not None and resource.nodes == (node,) and not resource.failed
+            and not migrating_from(state, rid))
+
+
+def guests_migrating(state, resource_prefix=RESOURCE_PREFIX):
+    """The guests whose live migration the cluster has not finished, sorted."""
+    return sorted(rid[len(resource_prefix):] for rid in state.resources
+                  if rid.startswith(resource_prefix) and migrating_from(state, rid))
+
+
 def failures_of(state, rid):
     """The cluster's recorded failures of `rid`, as text for a message."""
     return '; '.join('%s on %s: %s%s at %s' % (f.task, f.node, f.status, ' (%s)' % f.reason if f.reason else '', f.when)
@@ -181,19 +208,24 @@ def check_capacity(guest, guest_type, memory_mib, target, xl_info):
                              % (guest, target, xl_info.get('virt_caps', '')))
 
 
+def guests_present(state, node, resource_prefix=RESOURCE_PREFIX):
+    """The cluster's guests on `node`, sorted: active there, or not yet stopped there after a live migration."""
+    return sorted(rid[len(resource_prefix):] for rid, resource in state.resources.items()
+                  if rid.startswith(resource_prefix)
+                  and (node in resource.nodes or node in migrating_from(state, rid)))
+
+
 def guests_on(state, node, resource_prefix=RESOURCE_PREFIX):
-    """The cluster's guests active on `node`, sorted; refuses an unknown node or a guest on two nodes."""
+    """The cluster's guests active on `node`, sorted, in a settled cluster (`guests_migrating` empty);
+    refuses an unknown node or a guest on two nodes."""
     check_member(state, node, 'node')
-    guests = []
-    for rid, resource in state.resources.items():
-        if not rid.startswith(resource_prefix) or node not in resource.nodes:
-            continue
-        guest = rid[len(resource_prefix):]
+    guests = guests_present(state, node, resource_prefix)
+    for guest in guests:
+        resource = state.resources[resource_prefix + guest]
         if len(resource.nodes) > 1:
             raise MigrationError('node', 'guest %s is active on %s at once; the cluster must settle (or fence) '
                                          'first' % (guest, ' and '.join(resource.nodes)))
-        guests.append(guest)
-    return sorted(guests)
+    return guests
 
 
 def guests_in_xl_list(text):

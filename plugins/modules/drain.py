@@ -15,8 +15,11 @@ description:
   - Targets are chosen and checked before the first guest moves - online members not in standby or maintenance,
     the largest guest first onto the member with the most free memory (C(xl info)), a PV guest only where the
     hypervisor has shadow paging. When one guest fits nowhere, nothing moves.
-  - Each guest moves through the cluster as with M(xenha.datacenter.migrate) (C(crm_resource --move), wait, then
-    C(crm_resource --clear) once the node is in standby), so the cluster never fights the drain.
+  - Each guest moves through the cluster as with M(xenha.datacenter.migrate) (C(crm_resource --move), wait until
+    it is active on its target alone and stopped on O(node), then C(crm_resource --clear) once the node is in
+    standby), so the cluster never fights the drain.
+  - A live migration the cluster is still finishing when the drain begins (a guest going home after another
+    node's maintenance, say) is waited for first, within O(timeout); nothing moves before it ends.
   - When a guest does not arrive in time, the drain stops, O(node) stays active, and the module says where every
     guest runs.
   - When the cluster brought a guest to its target by restarting it (a failed live migration that Pacemaker

@@ -12,7 +12,9 @@ description:
   - Moves a running guest to O(target) without stopping it.
   - A guest that the cluster runs (a Pacemaker resource C(guest_<name>), as made by the guests role) moves through
     the cluster, so that it never fights the move - C(crm_resource --move), wait until the guest is active on the
-    target alone, then C(crm_resource --clear) so placement rules resume. Run the module on any cluster node.
+    target alone and stopped on its source, then C(crm_resource --clear) so placement rules resume. A live
+    migration the cluster is still finishing (a guest going home, say) is waited for first, within O(timeout).
+    Run the module on any cluster node.
   - Any other guest moves by libvirt peer-to-peer live migration, tunnelled through the SSH between dom0s (unless
     O(tunnelled=false)), persistent on the target and undefined on the source. Run the module on the node where the
     guest runs.

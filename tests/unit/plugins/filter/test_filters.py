@@ -35,6 +35,17 @@ def test_guests_running_on_a_node_alone():
     assert not running_on(MON % 'false', ['x2'], 'node1')
 
 
+def test_a_guest_whose_source_has_not_stopped_is_not_home_yet():
+    """After the target's migrate_from, crm_mon shows the guest there alone while the source's stop is pending."""
+    history = ('<node_history><node name="node2"><resource_history id="guest_x0">'
+               '<operation_history call="38" task="monitor" rc="0"/><operation_history call="45" task="migrate_to" rc="0"/>'
+               '%s</resource_history></node></node_history></pacemaker-result>')
+    finishing = (MON % 'false').replace('</pacemaker-result>', history % '')
+    assert not running_on(finishing, ['x0'], 'node1')
+    stopped = (MON % 'false').replace('</pacemaker-result>', history % '<operation_history call="48" task="stop" rc="0"/>')
+    assert running_on(stopped, ['x0'], 'node1')
+
+
 def test_guests_running_on_refuses_what_is_not_crm_mon_xml():
     with pytest.raises(AnsibleFilterError, match='not crm_mon XML'):
         running_on('Error: cluster is not available', ['x0'], 'node1')

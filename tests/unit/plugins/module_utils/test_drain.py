@@ -15,15 +15,19 @@ from fake_clock import Clock
 NODES = ('node1', 'node2', 'node3')
 
 
-def crm_mon(placement, standby=(), offline=(), started=()):
-    """started: (node, guest) pairs whose last arrival there was a fresh start, not a migrate_from."""
+def crm_mon(placement, standby=(), offline=(), started=(), history=None):
+    """started: (node, guest) pairs whose last arrival there was a fresh start, not a migrate_from;
+    history: {(node, guest): [(call, task), ...]}, the operations recorded there otherwise."""
     nodes = ''.join('<node name="%s" id="%d" online="%s" standby="%s" standby_onfail="false" maintenance="false"/>'
                     % (n, i, 'false' if n in offline else 'true', 'true' if n in standby else 'false')
                     for i, n in enumerate(NODES, 1))
     resources = ''.join('<resource id="guest_%s" role="Started" failed="false">%s</resource>'
                         % (g, ''.join('<node name="%s" id="1"/>' % n for n in on)) for g, on in placement.items())
-    history = ''.join('<node name="%s"><resource_history id="guest_%s"><operation_history call="30" task="start" '
-                      'rc="0"/></resource_history></node>' % pair for pair in started)
+    ops = {pair: [(30, 'start')] for pair in started}
+    ops.update(history or {})
+    history = ''.join('<node name="%s"><resource_history id="guest_%s">%s</resource_history></node>'
+                      % (node, guest, ''.join('<operation_history call="%d" task="%s" rc="0"/>' % op for op in done))
+                      for (node, guest), done in ops.items())
     return ('<pacemaker-result><nodes>%s</nodes><resources>%s</resources><node_history>%s</node_history>'
             '</pacemaker-result>' % (nodes, resources, history))
 
@@ -69,8 +73,13 @@ MEMORY = {'x0': 128, 'x1': 512, 'x2': 256}
 class FakeCluster:
     """crm_mon, crm_resource, crm_attribute and xl info; guests move when told, unless listed as stuck."""
 
-    def __init__(self, placement, standby=(), free=None, stuck=(), restarted=()):
+    def __init__(self, placement, standby=(), free=None, stuck=(), restarted=(), phased=False, moving=None):
         self.placement = placement
+        # phased: a move passes through what crm_mon shows while Pacemaker migrates live, one step a read;
+        # moving: {guest: (source, target)} migrations the cluster has begun itself.
+        self.phased = phased
+        self.history = {}
+        self.steps = {guest: self.migration(guest, *way) for guest, way in (moving or {}).items()}
         self.restarted = set(restarted)  # guests whose migration fails and that the cluster starts on the target
         self.started = []
         self.standby = set(standby)
@@ -78,10 +87,27 @@ class FakeCluster:
         self.stuck = set(stuck)
         self.calls = []
 
+    def migration(self, guest, source, target):
+        """What crm_mon shows, read after read, while the cluster migrates `guest` live (as Pacemaker 2.1 did on
+        the lab): migrate_to done (both nodes), migrate_from done (the target alone, the source's stop pending),
+        a transition aborted meanwhile (both again), the source stopped."""
+        finishing = {(source, guest): [(38, 'monitor'), (45, 'migrate_to')], (target, guest): [(44, 'migrate_from')]}
+        stopped = {**finishing, (source, guest): [(38, 'monitor'), (45, 'migrate_to'), (48, 'stop')]}
+        running = {(source, guest): [(38, 'monitor'), (-1, 'migrate_to')]}   # Pacemaker records it as pending
+        return iter([([source], running), ([source, target], {(source, guest): finishing[(source, guest)]}),
+                     ([target], finishing), ([source, target], finishing), ([target], stopped)])
+
     def __call__(self, argv):
         self.calls.append(' '.join(argv))
         if argv[0] == 'crm_mon':
-            return 0, crm_mon(self.placement, standby=self.standby, started=self.started), ''
+            for guest, steps in list(self.steps.items()):
+                step = next(steps, None)
+                if step is None:
+                    del self.steps[guest]
+                    continue
+                self.placement[guest], history = step
+                self.history.update(history)
+            return 0, crm_mon(self.placement, standby=self.standby, started=self.started, history=self.history), ''
         if argv[0] == 'ssh':
             return 0, 'free_memory : %d\nvirt_caps : pvh hap\n' % self.free[argv[-3]], ''
         if argv[0] == 'crm_attribute':
@@ -91,7 +117,9 @@ class FakeCluster:
         guest = argv[argv.index('--resource') + 1][len('guest_'):]
         if '--get-parameter' in argv:
             return 0, '/etc/xenha/guests/%s.xml\n' % guest, ''
-        if '--move' in argv and guest not in self.stuck:
+        if '--move' in argv and guest not in self.stuck and self.phased:
+            self.steps[guest] = self.migration(guest, self.placement[guest][0], argv[argv.index('--node') + 1])
+        elif '--move' in argv and guest not in self.stuck:
             self.placement[guest] = [argv[argv.index('--node') + 1]]
             if guest in self.restarted:
                 self.started.append((self.placement[guest][0], guest))
@@ -129,6 +157,30 @@ def test_drain_moves_in_batches_then_standby_then_clears():
         'crm_resource --clear --resource guest_x0',
     ]
     assert cluster.placement == {'x0': ['node2'], 'x1': ['node2'], 'x2': ['node3']} and cluster.standby == {'node1'}
+
+
+def test_a_move_is_done_when_the_source_has_stopped_not_when_crm_mon_first_shows_the_target():
+    cluster = FakeCluster({'x0': ['node1'], 'x1': ['node1']}, free={'node2': 1000, 'node3': 600}, phased=True)
+    result = drain(cluster)
+    assert [(m['guest'], m['target']) for m in result['moves']] == [('x1', 'node2'), ('x0', 'node3')]
+    moves = [i for i, c in enumerate(cluster.calls) if c.startswith('crm_resource --move')]
+    # every step of x1's migration was read before x0 was moved
+    assert len([c for c in cluster.calls[moves[0]:moves[1]] if c.startswith('crm_mon')]) >= 5
+    assert cluster.placement == {'x0': ['node3'], 'x1': ['node2']} and cluster.standby == {'node1'}
+
+
+def test_a_drain_begun_while_the_cluster_migrates_a_guest_waits_for_it_to_finish():
+    """A guest going home (the node rolled before) is on both nodes for a while: neither a refusal nor a guest
+    to move."""
+    cluster = FakeCluster({'x0': ['node2'], 'x1': ['node1']}, moving={'x0': ('node1', 'node2')})
+    result = drain(cluster)
+    assert [m['guest'] for m in result['moves']] == ['x1'] and cluster.placement['x0'] == ['node2']
+    cluster = FakeCluster({'x0': ['node1']}, moving={'x0': ('node1', 'node2')})
+    cluster.steps['x0'] = iter([(['node1', 'node2'], {('node1', 'x0'): [(45, 'migrate_to')]})] * 100)
+    with pytest.raises(MigrationError) as err:
+        drain(cluster, timeout=5)
+    assert err.value.field == 'timeout' and 'still live-migrating x0' in str(err.value)
+    assert actions(cluster) == []
 
 
 def test_drained_node_is_a_no_op_and_check_mode_moves_nothing():

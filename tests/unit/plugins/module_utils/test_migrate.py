@@ -120,7 +120,8 @@ class FakeCluster:
             guest, node = argv[argv.index('--resource') + 1][len('guest_'):], argv[argv.index('--node') + 1]
             source = self.placement[guest][0]
             self.placement[guest] = [node]
-            self.history[(source, guest)] = [(10, 'start'), (20, 'migrate_to')]
+            # what Pacemaker records on the source: the migrate_to, then its stop once the target has the guest
+            self.history[(source, guest)] = [(10, 'start'), (20, 'migrate_to'), (25, 'stop')]
             if self.restarts:
                 self.failures = RECOVERY_FAILURES
                 self.history[(node, guest)] = self.history.get((node, guest), []) + [(30, 'start')]
