@@ -21,6 +21,12 @@ def test_volume_group_visible_with_sanlock_locking(host):
         host.check_output('pvs --noheadings -o pv_name')
 
 
+def test_the_boot_s_lockspace_start_is_tried_again_when_it_failed(host):
+    """Its first try can miss the lock LV's device on a busy node; the node must not stay out of the lockspace."""
+    assert host.check_output('systemctl show lvmlocks -p Restart --value') == 'on-failure'
+    assert host.service('lvmlocks').is_enabled
+
+
 def test_an_lv_active_on_one_node_cannot_be_activated_on_the_other():
     one, two = node('node1'), node('node2')
     one.check_output('lvcreate --yes --activate ey --name locktest --size 8m %s' % VG)
