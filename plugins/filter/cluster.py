@@ -10,7 +10,7 @@ from xml.etree.ElementTree import ParseError
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.xenha.datacenter.plugins.module_utils._placement import (
-    RESOURCE_PREFIX, guests_with_other_agent, health_problems, parse_crm_mon, settled_on,
+    RESOURCE_PREFIX, guests_with_other_agent, health_problems, parse_crm_mon, settled_node, settled_on,
 )
 
 
@@ -21,8 +21,10 @@ def _state(crm_mon_xml, name):
         raise AnsibleFilterError('%s: not crm_mon XML (%s)' % (name, exc))
 
 
-def guests_running_on(crm_mon_xml, guests, node):
+def guests_running_on(crm_mon_xml, guests, node=None):
     state = _state(crm_mon_xml, 'guests_running_on')
+    if node is None:
+        return all(settled_node(state, RESOURCE_PREFIX + guest) is not None for guest in guests)
     return all(settled_on(state, RESOURCE_PREFIX + guest, node) for guest in guests)
 
 

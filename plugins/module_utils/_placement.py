@@ -36,6 +36,7 @@ class ResourceState:
     nodes: tuple          # nodes it is active on
     role: str
     failed: bool = False
+    pending: str = ''     # the operation crm_mon shows under way on it ('Starting', 'Migrating'...), if any
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ def parse_crm_mon(xml):
     for res in (resources.iter('resource') if resources is not None else ()):
         nodes = tuple(n.get('name') for n in res.findall('node'))
         state.resources[res.get('id')] = ResourceState(res.get('id'), nodes, res.get('role', ''),
-                                                       _true(res.get('failed')))
+                                                       _true(res.get('failed')), res.get('pending', ''))
     history = root.find('node_history')
     for node in (history.findall('node') if history is not None else ()):
         for res in node.findall('resource_history'):
@@ -136,11 +137,31 @@ def migrating_from(state, rid):
     return sources
 
 
+# The operations under way (crm_mon's `pending`) that leave a resource unsettled; a first monitor
+# ('Monitoring') does not.
+UNSETTLING = ('Starting', 'Stopping', 'Migrating')
+
+
+def arriving_on(state, rid, node):
+    """Whether a start or a migrate_from of `rid` is still under way on `node`: Pacemaker may count the guest
+    as running there already (`crm_resource --locate` does), although the agent has not said it runs."""
+    return any(op.call < 0 and op.task in ARRIVALS for op in state.history.get((node, rid), ()))
+
+
 def settled_on(state, rid, node):
-    """`rid` active on `node` alone, not failed, with no live migration of it still finishing."""
+    """`rid` active on `node` alone, not failed, with no start or live migration of it still finishing."""
     resource = state.resources.get(rid)
     return (resource is not None and resource.nodes == (node,) and not resource.failed
-            and not migrating_from(state, rid))
+            and resource.pending not in UNSETTLING
+            and not arriving_on(state, rid, node) and not migrating_from(state, rid))
+
+
+def settled_node(state, rid):
+    """The node `rid` has settled on (see `settled_on`), or None."""
+    resource = state.resources.get(rid)
+    if resource is None or len(resource.nodes) != 1:
+        return None
+    return resource.nodes[0] if settled_on(state, rid, resource.nodes[0]) else None
 
 
 def guests_migrating(state, resource_prefix=RESOURCE_PREFIX):

@@ -1,5 +1,5 @@
 """The guests role waits, at its end, until the cluster runs every guest, and names the ones it did not start
-(run with a stand-in crm_resource that answers as Pacemaker 2.1 does)."""
+(run with a stand-in crm_mon that answers as Pacemaker 2.1 does)."""
 from __future__ import annotations
 
 import json
@@ -10,19 +10,27 @@ import subprocess
 import yaml
 from role_template import PLAYBOOK, ROLES, _role_vars_files
 
-FAKE_CRM_RESOURCE = """#!/bin/sh
-# crm_resource --resource guest_NAME --locate; guests listed in $RUNNING_AFTER run from their Nth look on
-guest=$2
-count_file="$STATE/$guest"
-count=$(( $(cat "$count_file" 2>/dev/null || echo 0) + 1 ))
-echo $count > "$count_file"
+# crm_mon --one-shot --output-as=xml, counting its calls in $STATE/looks. A guest listed in $RUNNING_AFTER
+# (guest_NAME=N) runs from the Nth call on; before, it is shown as Pacemaker shows a start under way: active
+# on node1 (where `crm_resource --locate` says it runs), with the start pending.
+FAKE_CRM_MON = r"""#!/bin/sh
+looks=$(( $(cat "$STATE/looks" 2>/dev/null || echo 0) + 1 ))
+echo $looks > "$STATE/looks"
+echo '<pacemaker-result api-version="2.25" request="crm_mon --one-shot --output-as=xml">'
+echo '<summary><current_dc present="true" name="node1" id="1" with_quorum="true"/></summary>'
+echo '<nodes><node name="node1" id="1" online="true" standby="false" standby_onfail="false" maintenance="false"/></nodes>'
+echo '<resources>'
+history=''
 for entry in $RUNNING_AFTER; do
-  if [ "${entry%%=*}" = "$guest" ] && [ "$count" -ge "${entry#*=}" ]; then
-    echo "resource $guest is running on: node1"; exit 0
+  guest=${entry%%=*}
+  if [ "$looks" -ge "${entry#*=}" ]; then
+    echo "<resource id=\"$guest\" role=\"Started\" active=\"true\" failed=\"false\"><node name=\"node1\" id=\"1\"/></resource>"
+  else
+    echo "<resource id=\"$guest\" role=\"Started\" active=\"true\" failed=\"false\" pending=\"Starting\"><node name=\"node1\" id=\"1\"/></resource>"
+    history="$history<resource_history id=\"$guest\"><operation_history call=\"-1\" task=\"start\" rc=\"193\"/></resource_history>"
   fi
 done
-echo "resource $guest is NOT running" >&2
-exit 0
+echo "</resources><node_history><node name=\"node1\">$history</node></node_history></pacemaker-result>"
 """
 
 
@@ -30,8 +38,8 @@ def wait_for_guests(tmp_path, running_after, timeout=3):
     bin_dir, state = tmp_path / 'bin', tmp_path / 'state'
     bin_dir.mkdir()
     state.mkdir()
-    fake = bin_dir / 'crm_resource'
-    fake.write_text(FAKE_CRM_RESOURCE)
+    fake = bin_dir / 'crm_mon'
+    fake.write_text(FAKE_CRM_MON)
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     role_dir = os.path.join(ROLES, 'guests')
     with open(os.path.join(role_dir, 'tasks', 'cluster.yml')) as handle:
@@ -49,19 +57,18 @@ def wait_for_guests(tmp_path, running_after, timeout=3):
                ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_INVENTORY_UNPARSED_WARNING='false')
     run = subprocess.run([PLAYBOOK, '-i', str(tmp_path / 'inventory.json'), str(tmp_path / 'play.yml')],
                          capture_output=True, text=True, env=env, check=False)
-    looks = {name: int((state / name).read_text()) for name in os.listdir(state)}
-    return run, looks
+    return run, int((state / 'looks').read_text())
 
 
 def test_the_role_waits_for_a_guest_the_cluster_is_still_starting(tmp_path):
     run, looks = wait_for_guests(tmp_path, {'x0': 1, 'x1': 3})
     assert run.returncode == 0, run.stdout + run.stderr
-    assert looks == {'guest_x0': 1, 'guest_x1': 3}
+    assert looks == 3           # x0 at the first look, x1 (its start under way until then) at the third
 
 
 def test_a_guest_the_cluster_does_not_start_is_named_with_the_timeout(tmp_path):
-    run, looks = wait_for_guests(tmp_path, {'x0': 1}, timeout=2)
+    run, looks = wait_for_guests(tmp_path, {'x0': 1, 'x1': 99}, timeout=2)
     assert run.returncode != 0
     assert 'guests: the cluster did not start x1 within guests_running_timeout (2 s)' in run.stdout
     assert 'crm_mon --one-shot --failcounts' in run.stdout
-    assert looks['guest_x1'] == 3           # the first look and its two retries
+    assert looks == 4           # x0's look, then x1's first look and its two retries

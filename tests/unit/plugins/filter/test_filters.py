@@ -46,6 +46,32 @@ def test_a_guest_whose_source_has_not_stopped_is_not_home_yet():
     assert running_on(stopped, ['x0'], 'node1')
 
 
+def test_a_guest_whose_start_is_under_way_does_not_run_yet():
+    """Pacemaker lists a guest whose start is pending as active on the node, with the start recorded without a
+    call number (seen on the lab: `crm_resource --locate` said it ran for minutes before the agent did)."""
+    starting = (MON % 'false').replace('role="Started" failed="false">\n      <node name="node1"',
+                                       'role="Started" failed="false" pending="Starting">\n      <node name="node1"')
+    assert 'pending="Starting"' in starting
+    assert not running_on(starting, ['x0'], 'node1')
+    assert not running_on(starting, ['x0'])
+    recorded = (MON % 'false').replace('</pacemaker-result>', (
+        '<node_history><node name="node1"><resource_history id="guest_x0">'
+        '<operation_history call="-1" task="start" rc="193"/></resource_history></node></node_history>'
+        '</pacemaker-result>'))
+    assert not running_on(recorded, ['x0'])
+    # Its first monitor under way leaves it running.
+    assert running_on(starting.replace('pending="Starting"', 'pending="Monitoring"'), ['x0'], 'node1')
+
+
+def test_guests_running_on_any_one_node():
+    assert running_on(MON % 'false', ['x0', 'x1'])
+    assert not running_on(MON % 'true', ['x0', 'x1'])
+    assert not running_on(MON % 'false', ['x2'])
+    on_both = (MON % 'false').replace('<node name="node2" id="2" cached="true"/>',
+                                      '<node name="node1" id="1"/><node name="node2" id="2"/>')
+    assert not running_on(on_both, ['x1'])
+
+
 def test_guests_running_on_refuses_what_is_not_crm_mon_xml():
     with pytest.raises(AnsibleFilterError, match='not crm_mon XML'):
         running_on('Error: cluster is not available', ['x0'], 'node1')
