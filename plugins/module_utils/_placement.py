@@ -151,7 +151,7 @@ def arriving_on(state, rid, node):
 def settled_on(state, rid, node):
     """`rid` active on `node` alone, not failed, with no start or live migration of it still finishing."""
     resource = state.resources.get(rid)
-    return (resource is not None and resource.nodes == (node,) and not resource.failed
+    return (resource is not None and resource.nodes == (node,) and resource.role == 'Started' and not resource.failed
             and resource.pending not in UNSETTLING
             and not arriving_on(state, rid, node) and not migrating_from(state, rid))
 

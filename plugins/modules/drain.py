@@ -23,7 +23,8 @@ description:
   - When a guest does not arrive in time, the drain stops, O(node) stays active, and the module says where every
     guest runs.
   - When the cluster brought a guest to its target by restarting it (a failed live migration that Pacemaker
-    recovered), the drain stops the same way, with field C(live) and the cluster's recorded failures.
+    recovered, or a guest that crashed as the drain began), the drain stops the same way, with field C(live) and
+    the cluster's recorded failures. A guest counts as arrived only once its start or migration there has ended.
   - With O(state=active), takes O(node) out of standby; placement preferences may then bring guests back to it.
   - Guests outside the cluster are not touched; move them with M(xenha.datacenter.migrate).
 attributes:

@@ -59,6 +59,8 @@ def test_a_guest_whose_start_is_under_way_does_not_run_yet():
         '<operation_history call="-1" task="start" rc="193"/></resource_history></node></node_history>'
         '</pacemaker-result>'))
     assert not running_on(recorded, ['x0'])
+    assert not running_on((MON % 'false').replace('role="Started" failed="false">\n      <node name="node1"',
+                                                  'role="Starting" failed="false">\n      <node name="node1"'), ['x0'])
     # Its first monitor under way leaves it running.
     assert running_on(starting.replace('pending="Starting"', 'pending="Monitoring"'), ['x0'], 'node1')
 

@@ -221,6 +221,27 @@ def test_a_guest_the_cluster_restarted_stops_the_drain_and_leaves_the_node_activ
     assert not any(c.startswith('crm_attribute') for c in cluster.calls)
 
 
+class StartingCluster(FakeCluster):
+    """The cluster recovers x0 by a fresh start on the target (seen on the lab: the guest had crashed just before
+    the drain): crm_mon shows it there alone while the start is still pending, recorded without a call number."""
+
+    def __call__(self, argv):
+        if argv[0] == 'crm_resource' and '--move' in argv and 'guest_x0' in argv:
+            self.calls.append(' '.join(argv))
+            pending = (['node2'], {('node2', 'x0'): [(-1, 'start')]})
+            self.steps['x0'] = iter([pending, pending, (['node2'], {('node2', 'x0'): [(30, 'start')]})])
+            return 0, '', ''
+        return super().__call__(argv)
+
+
+def test_a_restart_still_under_way_on_the_target_is_not_taken_for_an_arrival():
+    cluster = StartingCluster({'x0': ['node1']})
+    with pytest.raises(MigrationError) as err:
+        drain(cluster)
+    assert err.value.field == 'live' and 'x0 runs on node2, but the cluster restarted it there' in str(err.value)
+    assert 'node1' not in cluster.standby
+
+
 def test_active_takes_the_node_out_of_standby_once():
     cluster = FakeCluster({'x0': ['node2']}, standby=['node1'])
     pacemaker = Pacemaker(cluster)
