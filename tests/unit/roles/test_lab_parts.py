@@ -164,19 +164,29 @@ def test_the_node_image_builds_its_later_initramfs_for_its_own_hardware_only(tmp
     assert setting.read_text() == 'MODULES=dep\n'
 
 
-def test_a_new_image_build_keeps_the_one_a_running_lab_boots_from(tmp_path, monkeypatch):
-    """A fenced node powers on from its overlay: the image under it must survive a newer build."""
-    folder = tmp_path / 'cache' / 'images'
-    folder.mkdir(parents=True)
-    in_use, stale = folder / 'preloaded-0000000000aa.img', folder / 'preloaded-0000000000bb.img'
-    for old in (in_use, stale):
-        old.write_bytes(b'old')
-    (tmp_path / 'lab.json').write_text(json.dumps({'image': str(in_use)}))
+def stub_image_build(tmp_path, monkeypatch):
+    """cmd_image's arguments for a lab in tmp_path, with the build itself stubbed out."""
     monkeypatch.setattr(images, 'build_rootfs', lambda *args: None)
     monkeypatch.setattr(images, 'assemble_disk', lambda root, image, workdir: open(image, 'wb').close())
     monkeypatch.setattr(images, 'out', lambda **result: result)
-    args = type('Args', (), {'dir': str(tmp_path), 'flavour': 'preloaded', 'mirror': 'http://deb.example/debian',
+    return type('Args', (), {'dir': str(tmp_path), 'flavour': 'preloaded', 'mirror': 'http://deb.example/debian',
                              'security_mirror': 'http://security.example/debian-security'})
+
+
+def two_old_images(tmp_path):
+    folder = tmp_path / 'cache' / 'images'
+    folder.mkdir(parents=True)
+    images_built = folder / 'preloaded-0000000000aa.img', folder / 'preloaded-0000000000bb.img'
+    for old in images_built:
+        old.write_bytes(b'old')
+    return images_built
+
+
+def test_a_new_image_build_keeps_the_one_a_running_lab_boots_from(tmp_path, monkeypatch):
+    """A fenced node powers on from its overlay: the image under it must survive a newer build."""
+    in_use, stale = two_old_images(tmp_path)
+    (tmp_path / 'lab.json').write_text(json.dumps({'image': str(in_use)}))
+    args = stub_image_build(tmp_path, monkeypatch)
     built = images.cmd_image(args)
     assert built['changed'] and os.path.exists(built['image'])
     assert in_use.exists() and not stale.exists()
@@ -184,6 +194,16 @@ def test_a_new_image_build_keeps_the_one_a_running_lab_boots_from(tmp_path, monk
     monkeypatch.setattr(images, 'image_inputs', lambda flavour, mirror: 'ffffffffffff')
     images.cmd_image(args)
     assert not in_use.exists()
+
+
+def test_a_new_image_build_keeps_the_one_a_saved_lab_boots_from(tmp_path, monkeypatch):
+    kept, stale = two_old_images(tmp_path)
+    saved = tmp_path / 'cache' / 'saved' / 'converged'
+    saved.mkdir(parents=True)
+    (saved / 'lab.json').write_text(json.dumps({'image': str(kept)}))
+    args = stub_image_build(tmp_path, monkeypatch)
+    images.cmd_image(args)
+    assert kept.exists() and not stale.exists()
 
 
 def test_the_controller_s_mirrors_are_found_in_deb822_and_one_line_sources(tmp_path, monkeypatch):

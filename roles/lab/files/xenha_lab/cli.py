@@ -23,6 +23,7 @@ from xenha_lab.bmc import cmd_bmc
 from xenha_lab.images import cmd_image, cmd_mirrors, host_mirrors
 from xenha_lab.lab import cmd_down, cmd_outage, cmd_status, cmd_up
 from xenha_lab.nodes import cmd_cpus, cmd_disk, cmd_link, cmd_power
+from xenha_lab.saved import cmd_restore, cmd_save
 
 
 def main(argv=None):
@@ -75,11 +76,15 @@ def main(argv=None):
     outage = sub.add_parser('outage', help="a node's power failure with its BMC (cut), or its BMC back (restore)")
     outage.add_argument('node')
     outage.add_argument('state', choices=['cut', 'restore'])
+    save = sub.add_parser('save', help='keep the lab (every node off) in the image cache as NAME')
+    save.add_argument('name')
+    restore = sub.add_parser('restore', help='put a saved lab back in place of this one (every node off)')
+    restore.add_argument('name')
     args = parser.parse_args(argv)
     # The JSON result goes to the real stdout; everything else (debootstrap, apt, QEMU) to stderr.
     common._RESULT = os.fdopen(os.dup(1), 'w')
     os.dup2(2, 1)
-    if os.geteuid() != 0 and args.command in ('image', 'up', 'down'):
+    if os.geteuid() != 0 and args.command in ('image', 'up', 'down', 'save', 'restore'):
         parser.error('the lab needs root (debootstrap, chroot, network namespaces)')
     args.dir = os.path.abspath(args.dir)
     if getattr(args, 'image', None):
@@ -92,4 +97,4 @@ def main(argv=None):
             parser.error('no Debian mirror found in /etc/apt; give --mirror and --security-mirror')
     return {'image': cmd_image, 'mirrors': cmd_mirrors, 'up': cmd_up, 'down': cmd_down, 'status': cmd_status, 'bmc': cmd_bmc,
             'power': cmd_power, 'cpus': cmd_cpus, 'link': cmd_link, 'disk': cmd_disk, 'outage': cmd_outage,
-            'apt-cache': cmd_apt_cache}[args.command](args)
+            'apt-cache': cmd_apt_cache, 'save': cmd_save, 'restore': cmd_restore}[args.command](args)

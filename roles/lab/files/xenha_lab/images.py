@@ -230,22 +230,27 @@ def cmd_image(args):
         os.rename(image + '.part', image)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    in_use = image_in_use(args.dir)
+    keep = images_in_use(args.dir) | {image}
     for name in os.listdir(images):  # older builds of this flavour
         path = os.path.join(images, name)
-        if name.startswith(args.flavour + '-') and path not in (image, in_use):
+        if name.startswith(args.flavour + '-') and path not in keep:
             os.unlink(path)
     return out(changed=True, image=image, seconds=round(time.monotonic() - started, 1))
 
 
-def image_in_use(lab_dir):
-    """The image under the lab's node disks (lab.json), if a lab is up: its nodes' overlays need it at
-    their next power-on, so a newer build must not delete it."""
-    try:
-        with open(os.path.join(lab_dir, 'lab.json'), encoding='utf-8') as handle:
-            return json.load(handle).get('image')
-    except (OSError, ValueError):
-        return None
+def images_in_use(lab_dir):
+    """The images under node disks: the lab's (lab.json), whose nodes' overlays need it at their next
+    power-on, and each saved lab's (`labctl.py save`), so that a newer build deletes neither."""
+    found = set()
+    saved = os.path.join(lab_dir, 'cache', 'saved')
+    names = sorted(os.listdir(saved)) if os.path.isdir(saved) else []
+    for config in [os.path.join(lab_dir, 'lab.json')] + [os.path.join(saved, n, 'lab.json') for n in names]:
+        try:
+            with open(config, encoding='utf-8') as handle:
+                found.add(json.load(handle).get('image'))
+        except (OSError, ValueError):
+            pass
+    return found - {None}
 
 
 def cmd_mirrors(args):
