@@ -37,7 +37,10 @@ GUEST_PLAYBOOK = os.path.join(HERE, 'migration_guest.yml')
 GUEST, ADDRESS = 'xbench', '10.0.0.19'
 PLAIN_SOCKET = '/usr/local/lib/xenha-bench/plain_socket.py'
 PLAIN_SOCKET_PORT = 8002
-SERVICES = ['http', {'name': 'tcp22', 'port': 22, 'probe': 'tcp'}]
+# A TCP connect to port 22 as a service of the sampler's own (a custom one names what serves it).
+SERVICES = ['http', {'name': 'tcp22', 'packages': ['openssh-server'], 'port': 22, 'probe': 'tcp'}]
+TARGETS = [{'name': GUEST, 'address': ADDRESS, 'services': SERVICES}]
+SAMPLER_START_TIMEOUT = 60
 HOME, AWAY = MEMBERS
 # The migrate module may add at most this much to the client-seen gap of a plain `virsh migrate --live`.
 MODULE_MAX_ADDED_PERCENT = 5
@@ -139,6 +142,22 @@ def leg_xl(source, target):
 LEGS = {'module': leg_module, 'virsh': leg_virsh, 'xl': leg_xl}
 
 
+def start_sampler(samples_path, stop):
+    """The client's probes of the guest, in the background; stop before any move when they do not start."""
+    job = ansible('client', 'xenha.datacenter.drill_sampler',
+                  {'targets': TARGETS, 'output': samples_path, 'stop_file': stop, 'interval': 0.1, 'timeout': 1,
+                   'counter_port': 0}, background=True)
+    deadline = time.time() + SAMPLER_START_TIMEOUT
+    while time.time() < deadline:
+        if os.path.exists(samples_path) and os.path.getsize(samples_path):
+            time.sleep(10)  # a few seconds of the guest at rest before the first move
+            return
+        time.sleep(2)
+    status = ansible('client', 'ansible.builtin.async_status', {'jid': job.get('ansible_job_id', '')})
+    raise SystemExit('the client\'s probes wrote nothing within %d s; nothing was moved: %s'
+                     % (SAMPLER_START_TIMEOUT, status.get('msg') or job.get('msg') or status))
+
+
 def guest_ram_mib():
     out = on_node(HOME, 'xl list %s' % GUEST, check=True).stdout.splitlines()[-1].split()
     return int(out[2])
@@ -186,10 +205,7 @@ def main():
     samples_path, stop = os.path.join(work, 'samples.jsonl'), os.path.join(work, 'stop')
     if os.path.exists(stop):
         os.unlink(stop)
-    ansible('client', 'xenha.datacenter.drill_sampler',
-            {'targets': [{'name': GUEST, 'address': ADDRESS, 'services': SERVICES}], 'output': samples_path,
-             'stop_file': stop, 'interval': 0.1, 'timeout': 1, 'counter_port': 0}, background=True)
-    time.sleep(10)
+    start_sampler(samples_path, stop)
     try:
         legs = measure(order, work)
     finally:

@@ -11,6 +11,8 @@ import sys
 import pytest
 from benchmarks_path import BENCHMARKS, import_benchmark
 
+from ansible_collections.xenha.datacenter.plugins.module_utils._spec import target_services
+
 bench = import_benchmark('migration')
 
 
@@ -48,6 +50,36 @@ def test_xl_moves_memory_on_a_plain_socket_not_ssh():
     assert "xl migrate -s '' xbench" in send and 'send node2 8002' in send
     assert 'ssh' not in send
     assert 'receive 8002' in receive and receive.rstrip().endswith('&')
+
+
+def test_the_client_probes_are_what_the_sampler_accepts():
+    services = [service for _target, service in target_services(bench.TARGETS)]
+    assert [(service.probe, service.port) for service in services] == [('http', 80), ('tcp', 22)]
+
+
+def test_probes_that_do_not_start_stop_the_benchmark_before_any_move(monkeypatch, tmp_path):
+    calls = []
+
+    def ansible(name, module, args, background=False):
+        calls.append(module)
+        if background:
+            return {'rc_ok': True, 'ansible_job_id': 'j1'}
+        return {'rc_ok': True, 'finished': 1, 'failed': True, 'msg': 'targets[0].services[1]: unknown service'}
+    monkeypatch.setattr(bench, 'ansible', ansible)
+    clock = iter(range(0, 1000, 5))
+    monkeypatch.setattr(bench.time, 'time', lambda: next(clock))
+    monkeypatch.setattr(bench.time, 'sleep', lambda seconds: None)
+    with pytest.raises(SystemExit, match='wrote nothing within 60 s; nothing was moved: targets.0..services.1.'):
+        bench.start_sampler(str(tmp_path / 'samples.jsonl'), str(tmp_path / 'stop'))
+    assert calls == ['xenha.datacenter.drill_sampler', 'ansible.builtin.async_status']
+
+
+def test_probes_that_write_let_the_benchmark_go_on(monkeypatch, tmp_path):
+    samples = tmp_path / 'samples.jsonl'
+    samples.write_text('{}\n')
+    monkeypatch.setattr(bench, 'ansible', lambda *args, **kwargs: {'rc_ok': True, 'ansible_job_id': 'j1'})
+    monkeypatch.setattr(bench.time, 'sleep', lambda seconds: None)
+    bench.start_sampler(str(samples), str(tmp_path / 'stop'))
 
 
 class FakeLab:
