@@ -41,6 +41,8 @@ PLAIN_SOCKET_PORT = 8002
 SERVICES = ['http', {'name': 'tcp22', 'packages': ['openssh-server'], 'port': 22, 'probe': 'tcp'}]
 TARGETS = [{'name': GUEST, 'address': ADDRESS, 'services': SERVICES}]
 SAMPLER_START_TIMEOUT = 60
+# The guest at rest under the client's probes before the first move: each service must answer in it.
+REST_SECONDS = 15
 HOME, AWAY = MEMBERS
 # The migrate module may add at most this much to the client-seen gap of a plain `virsh migrate --live`.
 MODULE_MAX_ADDED_PERCENT = 5
@@ -150,12 +152,33 @@ def start_sampler(samples_path, stop):
     deadline = time.time() + SAMPLER_START_TIMEOUT
     while time.time() < deadline:
         if os.path.exists(samples_path) and os.path.getsize(samples_path):
-            time.sleep(10)  # a few seconds of the guest at rest before the first move
-            return
+            break
         time.sleep(2)
-    status = ansible('client', 'ansible.builtin.async_status', {'jid': job.get('ansible_job_id', '')})
-    raise SystemExit('the client\'s probes wrote nothing within %d s; nothing was moved: %s'
-                     % (SAMPLER_START_TIMEOUT, status.get('msg') or job.get('msg') or status))
+    else:
+        status = ansible('client', 'ansible.builtin.async_status', {'jid': job.get('ansible_job_id', '')})
+        raise SystemExit('the client\'s probes wrote nothing within %d s; nothing was moved: %s'
+                         % (SAMPLER_START_TIMEOUT, status.get('msg') or job.get('msg') or status))
+    time.sleep(REST_SECONDS)
+    with open(samples_path) as handle:
+        silent = silent_at_rest([json.loads(line) for line in handle if line.strip()])
+    if silent:
+        open(stop, 'w').close()
+        raise SystemExit('before any move, the guest did not answer %s; a gap cannot be measured on a service '
+                         'that is silent at rest, so nothing was moved' % silent)
+
+
+def silent_at_rest(samples):
+    """The services of the guest at rest with no answer among the last REST_SECONDS of samples, each with
+    what its last probe said; '' when each one answered."""
+    if not samples:
+        return 'any service (no samples)'
+    since = max(sample['t'] for sample in samples) - REST_SECONDS
+    silent = []
+    for (target, service), values in sorted(split_series(samples).items()):
+        recent = [value for value in values if value['t'] >= since]
+        if recent and not any(value.get('ok') for value in recent):
+            silent.append('%s/%s (%s)' % (target, service, recent[-1].get('detail', 'no answer')))
+    return ', '.join(silent)
 
 
 def guest_ram_mib():

@@ -2,6 +2,7 @@
 the guest anywhere but on its target; benchmarks/plain_socket.py carrying bytes both ways."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -74,12 +75,35 @@ def test_probes_that_do_not_start_stop_the_benchmark_before_any_move(monkeypatch
     assert calls == ['xenha.datacenter.drill_sampler', 'ansible.builtin.async_status']
 
 
-def test_probes_that_write_let_the_benchmark_go_on(monkeypatch, tmp_path):
+def at_rest(http_ok, seconds=20):
+    """Samples of the benchmark guest at rest, a probe of each service every second."""
+    return [{'target': 'xbench', 'service': service, 't': 1000.0 + second,
+             'ok': http_ok if service == 'http' else True, 'detail': 'ok' if http_ok else 'TimeoutError: timed out'}
+            for second in range(seconds) for service in ('http', 'tcp22')]
+
+
+def write_samples(path, samples):
+    path.write_text(''.join(json.dumps(sample) + '\n' for sample in samples))
+
+
+def test_probes_that_answer_at_rest_let_the_benchmark_go_on(monkeypatch, tmp_path):
     samples = tmp_path / 'samples.jsonl'
-    samples.write_text('{}\n')
+    write_samples(samples, at_rest(http_ok=True))
     monkeypatch.setattr(bench, 'ansible', lambda *args, **kwargs: {'rc_ok': True, 'ansible_job_id': 'j1'})
     monkeypatch.setattr(bench.time, 'sleep', lambda seconds: None)
     bench.start_sampler(str(samples), str(tmp_path / 'stop'))
+    assert not (tmp_path / 'stop').exists()
+
+
+def test_a_service_silent_at_rest_stops_the_benchmark_before_any_move(monkeypatch, tmp_path):
+    samples = tmp_path / 'samples.jsonl'
+    # It answered once, long before the rest period: that does not count.
+    write_samples(samples, [dict(at_rest(http_ok=True)[0], t=900.0)] + at_rest(http_ok=False))
+    monkeypatch.setattr(bench, 'ansible', lambda *args, **kwargs: {'rc_ok': True, 'ansible_job_id': 'j1'})
+    monkeypatch.setattr(bench.time, 'sleep', lambda seconds: None)
+    with pytest.raises(SystemExit, match=r'did not answer xbench/http \(TimeoutError: timed out\); .*nothing was moved'):
+        bench.start_sampler(str(samples), str(tmp_path / 'stop'))
+    assert (tmp_path / 'stop').exists()  # the probes are told to end
 
 
 class FakeLab:
