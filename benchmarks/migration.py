@@ -43,6 +43,7 @@ TARGETS = [{'name': GUEST, 'address': ADDRESS, 'services': SERVICES}]
 SAMPLER_START_TIMEOUT = 60
 # The guest at rest under the client's probes before the first move: each service must answer in it.
 REST_SECONDS = 15
+REST_TIMEOUT = 300
 HOME, AWAY = MEMBERS
 # The migrate module may add at most this much to the client-seen gap of a plain `virsh migrate --live`.
 MODULE_MAX_ADDED_PERCENT = 5
@@ -145,26 +146,30 @@ LEGS = {'module': leg_module, 'virsh': leg_virsh, 'xl': leg_xl}
 
 
 def start_sampler(samples_path, stop):
-    """The client's probes of the guest, in the background; stop before any move when they do not start."""
+    """The client's probes of the guest, in the background, until every service answers them at rest; stop
+    before any move when the probes do not start or a service stays silent."""
     job = ansible('client', 'xenha.datacenter.drill_sampler',
                   {'targets': TARGETS, 'output': samples_path, 'stop_file': stop, 'interval': 0.1, 'timeout': 1,
                    'counter_port': 0}, background=True)
     deadline = time.time() + SAMPLER_START_TIMEOUT
-    while time.time() < deadline:
-        if os.path.exists(samples_path) and os.path.getsize(samples_path):
-            break
+    while not (os.path.exists(samples_path) and os.path.getsize(samples_path)):
+        if time.time() > deadline:
+            status = ansible('client', 'ansible.builtin.async_status', {'jid': job.get('ansible_job_id', '')})
+            raise SystemExit('the client\'s probes wrote nothing within %d s; nothing was moved: %s'
+                             % (SAMPLER_START_TIMEOUT, status.get('msg') or job.get('msg') or status))
         time.sleep(2)
-    else:
-        status = ansible('client', 'ansible.builtin.async_status', {'jid': job.get('ansible_job_id', '')})
-        raise SystemExit('the client\'s probes wrote nothing within %d s; nothing was moved: %s'
-                         % (SAMPLER_START_TIMEOUT, status.get('msg') or job.get('msg') or status))
-    time.sleep(REST_SECONDS)
-    with open(samples_path) as handle:
-        silent = silent_at_rest([json.loads(line) for line in handle if line.strip()])
-    if silent:
-        open(stop, 'w').close()
-        raise SystemExit('before any move, the guest did not answer %s; a gap cannot be measured on a service '
-                         'that is silent at rest, so nothing was moved' % silent)
+    # A service just started (python's server under emulation) can take a while to answer in time.
+    deadline = time.time() + REST_TIMEOUT
+    while True:
+        time.sleep(REST_SECONDS)
+        with open(samples_path) as handle:
+            silent = silent_at_rest([json.loads(line) for line in handle if line.strip()])
+        if not silent:
+            return
+        if time.time() > deadline:
+            open(stop, 'w').close()
+            raise SystemExit('before any move, the guest did not answer %s within %d s; a gap cannot be measured '
+                             'on a service that is silent at rest, so nothing was moved' % (silent, REST_TIMEOUT))
 
 
 def silent_at_rest(samples):

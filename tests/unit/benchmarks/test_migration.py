@@ -95,13 +95,31 @@ def test_probes_that_answer_at_rest_let_the_benchmark_go_on(monkeypatch, tmp_pat
     assert not (tmp_path / 'stop').exists()
 
 
+def test_the_benchmark_waits_for_a_service_that_starts_late(monkeypatch, tmp_path):
+    samples = tmp_path / 'samples.jsonl'
+    write_samples(samples, at_rest(http_ok=False))
+    looks = []
+
+    def sleep(seconds):
+        looks.append(seconds)
+        if len(looks) == 3:  # the server answers from the third look on
+            write_samples(samples, at_rest(http_ok=False) + [dict(s, t=s['t'] + 20) for s in at_rest(http_ok=True)])
+    monkeypatch.setattr(bench, 'ansible', lambda *args, **kwargs: {'rc_ok': True, 'ansible_job_id': 'j1'})
+    monkeypatch.setattr(bench.time, 'sleep', sleep)
+    bench.start_sampler(str(samples), str(tmp_path / 'stop'))
+    assert len(looks) == 3 and not (tmp_path / 'stop').exists()
+
+
 def test_a_service_silent_at_rest_stops_the_benchmark_before_any_move(monkeypatch, tmp_path):
     samples = tmp_path / 'samples.jsonl'
     # It answered once, long before the rest period: that does not count.
     write_samples(samples, [dict(at_rest(http_ok=True)[0], t=900.0)] + at_rest(http_ok=False))
     monkeypatch.setattr(bench, 'ansible', lambda *args, **kwargs: {'rc_ok': True, 'ansible_job_id': 'j1'})
     monkeypatch.setattr(bench.time, 'sleep', lambda seconds: None)
-    with pytest.raises(SystemExit, match=r'did not answer xbench/http \(TimeoutError: timed out\); .*nothing was moved'):
+    clock = iter(range(0, 10000, 20))
+    monkeypatch.setattr(bench.time, 'time', lambda: next(clock))
+    with pytest.raises(SystemExit, match=r'did not answer xbench/http \(TimeoutError: timed out\) within 300 s; '
+                                         r'.*nothing was moved'):
         bench.start_sampler(str(samples), str(tmp_path / 'stop'))
     assert (tmp_path / 'stop').exists()  # the probes are told to end
 
