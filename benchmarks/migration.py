@@ -158,7 +158,7 @@ def start_sampler(samples_path, stop):
             raise SystemExit('the client\'s probes wrote nothing within %d s; nothing was moved: %s'
                              % (SAMPLER_START_TIMEOUT, status.get('msg') or job.get('msg') or status))
         time.sleep(2)
-    # A service just started (python's server under emulation) can take a while to answer in time.
+    # A service just started on an emulated CPU can take a while to answer within the probe's timeout.
     deadline = time.time() + REST_TIMEOUT
     while True:
         time.sleep(REST_SECONDS)
