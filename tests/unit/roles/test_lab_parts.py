@@ -282,3 +282,41 @@ def test_the_command_prints_one_json_result_and_sends_the_rest_to_stderr(tmp_pat
     assert json.loads(done.stdout) == {'changed': False, 'main': 'http://m.example/d', 'security': 'http://m.example/s'}
     refused = subprocess.run([sys.executable, LABCTL, 'status'], capture_output=True, text=True, check=False)
     assert refused.returncode == 2 and '--dir' in refused.stderr
+
+
+def test_a_link_restored_while_the_node_is_off_needs_no_qemu(tmp_path, monkeypatch):
+    # A fenced node is off when the drill gives its link back: that must not fail for want of QMP.
+    write_config(str(tmp_path))
+    node = nodes.Node(str(tmp_path), 'node1')
+    monkeypatch.setattr(node, 'is_on', lambda: False)
+    assert node.set_link(False) is True and node.link_is_cut()
+    assert node.set_link(False) is False
+    assert node.set_link(True) is True and not node.link_is_cut()
+    assert node.set_link(True) is False
+
+
+def test_a_cut_link_stays_cut_across_a_power_on(tmp_path, monkeypatch):
+    write_config(str(tmp_path))
+    os.makedirs(tmp_path / 'nodes' / 'node1' / 'fw')
+    node = nodes.Node(str(tmp_path), 'node1')
+    monkeypatch.setattr(node, 'is_on', lambda: False)
+    node.set_link(False)
+    powered = []
+    monkeypatch.setattr(nodes, 'run', lambda argv, **kwargs: powered.append(argv[0]))
+    monkeypatch.setattr(nodes, 'plug_tap', lambda tap: None)
+    seen, thread = fake_qemu(node.qmp_sock, [{'return': {}}])
+    assert node.power_on() is True
+    thread.join(5)
+    assert powered == ['qemu-system-x86_64']
+    assert seen[1] == {'execute': 'set_link', 'arguments': {'name': 'cluster', 'up': False}}
+
+
+def test_a_node_with_its_link_up_powers_on_without_touching_it(tmp_path, monkeypatch):
+    write_config(str(tmp_path))
+    os.makedirs(tmp_path / 'nodes' / 'node1' / 'fw')
+    node = nodes.Node(str(tmp_path), 'node1')
+    monkeypatch.setattr(node, 'is_on', lambda: False)
+    monkeypatch.setattr(nodes, 'run', lambda argv, **kwargs: None)
+    monkeypatch.setattr(nodes, 'plug_tap', lambda tap: None)
+    monkeypatch.setattr(nodes, 'qmp', lambda *args: pytest.fail('QMP asked: %s' % (args,)))
+    assert node.power_on() is True

@@ -242,6 +242,7 @@ def cmd_down(args):
 def cmd_status(args):
     config = load_config(args.dir)
     nodes = {n['name']: {'power': 'on' if Node(args.dir, n['name']).is_on() else 'off',
+                         'link': 'cut' if Node(args.dir, n['name']).link_is_cut() else 'up',
                          'ssh_port': n['ssh_port'], 'bmc_port': n['bmc_port'], 'cluster_ip': n['cluster_ip']}
              for n in config['nodes']}
     return out(changed=False, nodes=nodes, client=netns_exists())

@@ -148,6 +148,8 @@ class Node:
         self.dir = node_dir(lab, name)
         self.pidfile = os.path.join(self.dir, 'qemu.pid')
         self.qmp_sock = os.path.join(self.dir, 'qmp.sock')
+        # A cut cluster link is a cut cable: it stays cut while the node is off and after its next power-on.
+        self.link_cut_file = os.path.join(self.dir, 'link-cut')
 
     def is_on(self):
         return bool(pid_alive(self.pidfile))
@@ -158,6 +160,8 @@ class Node:
         ensure_sbd_disk(self.lab)
         run(qemu_argv(self.lab, self.config, self.node), stdout=subprocess.DEVNULL)
         plug_tap(tap_name(self.node['name']))
+        if self.link_is_cut():
+            qmp(self.qmp_sock, 'set_link', {'name': 'cluster', 'up': False})
         nice = self.config.get('guest_cpu_nice', 0)
         if nice:
             set_thread_nice(guest_cpu_threads(qmp(self.qmp_sock, 'query-cpus-fast')['return']), nice)
@@ -188,8 +192,21 @@ class Node:
     def soft_off(self):
         qmp(self.qmp_sock, 'system_powerdown')
 
+    def link_is_cut(self):
+        return os.path.exists(self.link_cut_file)
+
     def set_link(self, up):
-        qmp(self.qmp_sock, 'set_link', {'name': 'cluster', 'up': bool(up)})
+        """Cut or restore the node's cluster link, whether the node is on or off (a fenced node is off when the
+        link comes back); a node that is off gets the link's state at its next power-on."""
+        changed = self.link_is_cut() == bool(up)
+        if up and self.link_is_cut():
+            os.unlink(self.link_cut_file)
+        elif not up and not self.link_is_cut():
+            with open(self.link_cut_file, 'w', encoding='utf-8'):
+                pass
+        if self.is_on():
+            qmp(self.qmp_sock, 'set_link', {'name': 'cluster', 'up': bool(up)})
+        return changed
 
     def lose_shared_disk(self):
         """The shared disk fails on this node alone: QEMU drops the drive behind the virtio disk, and every read
@@ -229,8 +246,7 @@ def cmd_cpus(args):
 
 
 def cmd_link(args):
-    Node(args.dir, args.node).set_link(args.state == 'up')
-    return out(changed=True)
+    return out(changed=Node(args.dir, args.node).set_link(args.state == 'up'))
 
 
 def cmd_disk(args):
