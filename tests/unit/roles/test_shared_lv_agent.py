@@ -72,8 +72,8 @@ def test_active_lvs_that_read_are_running_each_read_past_the_page_cache(agent, t
 
 
 def test_an_active_lv_whose_storage_is_lost_fails_its_monitor_and_says_why(agent):
-    result, _ = agent('monitor', active=BOTH, lost=BOTH[1:])
-    assert result.returncode == OCF_ERR_GENERIC
+    result, calls = agent('monitor', active=BOTH, lost=BOTH[1:])
+    assert result.returncode == OCF_ERR_GENERIC and len(calls) == 2
     assert ('ocf-exit-reason:reading vg_guests/x0-swap failed, its storage lost on this node: '
             "dd: error reading") in result.stderr
 
