@@ -145,8 +145,9 @@ def qemu_pid(name):
 
 
 def cut_off_until_fenced_and_back(lost, members, observer='node1', timeout=600):
-    """Take `lost`'s cluster link down; return the seconds until its power cycle (a new QEMU, which also
-    restores the link) and until `observer` sees every member online again."""
+    """Take `lost`'s cluster link down; return the seconds until its power cycle (a new QEMU) and until
+    `observer` sees every member online again. The link is restored once the fencing is seen: a cut link
+    stays cut across a power cycle, like a cable."""
     pid_before = qemu_pid(lost)
     started = time.monotonic()
     labctl('link', lost, 'down')
@@ -157,6 +158,7 @@ def cut_off_until_fenced_and_back(lost, members, observer='node1', timeout=600):
             fenced = time.monotonic() - started
             break
         time.sleep(2)
+    labctl('link', lost, 'up')
     assert fenced is not None, '%s was not fenced within %d s of losing its link' % (lost, timeout)
     survivor = lab_host(observer).check_output('corosync-quorumtool -s')
     assert 'Quorate:          Yes' in survivor, survivor
